@@ -1,0 +1,34 @@
+# The two commands: `make run` serves the demo clinic, `make test` runs every test.
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test lint bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+run: install
+	$(BIN)/telehealth init-db
+	$(BIN)/telehealth seed-demo
+	$(BIN)/telehealth serve
+
+lint: install
+	$(BIN)/ruff check telehealth tests bench
+	$(BIN)/mypy
+
+test: install lint
+	$(BIN)/python -m pytest -q -ra
+
+bench: install
+	$(BIN)/python bench/slots.py
+	$(BIN)/python bench/booking_race.py
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,72 @@
+"""telehealth: free 20-minute virtual physiotherapy consults."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from .config import Config
+
+__all__ = ["create_app"]
+
+
+def create_app(config: Config | None = None, **overrides: Any) -> Flask:
+    """Build the web app: blueprints, extensions and the clinic's live objects."""
+    config = config or Config(**overrides)
+    config.validate()
+    app = Flask(
+        __name__,
+        static_folder="../static",
+        template_folder="../templates",
+        instance_path=str(config.INSTANCE_PATH),
+    )
+    app.config.update(config.as_mapping())
+    config.INSTANCE_PATH.mkdir(parents=True, exist_ok=True)
+
+    from .clinic import Clinic
+
+    clinic = Clinic.from_config(app.config)
+    app.extensions["clinic"] = clinic
+    _init_extensions(app, clinic.redis_url)
+    _register_blueprints(app)
+    _register_template_helpers(app)
+    return app
+
+
+def _limiter_storage(redis_url: str) -> str:
+    if redis_url.startswith("unix://"):
+        return "redis+unix://" + redis_url.removeprefix("unix://")
+    return redis_url
+
+
+def _init_extensions(app: Flask, redis_url: str) -> None:
+    from . import access_log, errors, security, signaling
+    from .extensions import csrf, limiter
+
+    app.config.setdefault("RATELIMIT_STORAGE_URI", _limiter_storage(redis_url))
+    app.config.setdefault("RATELIMIT_STRATEGY", "fixed-window")
+    limiter.init_app(app)
+    csrf.init_app(app)
+    security.init_app(app)
+    errors.init_app(app)
+    access_log.init_app(app)
+    signaling.init_app(app, redis_url)
+
+
+def _register_blueprints(app: Flask) -> None:
+    from .api.views import bp as api_bp
+    from .booking.views import bp as booking_bp
+    from .health import bp as health_bp
+
+    app.register_blueprint(health_bp)
+    app.register_blueprint(booking_bp)
+    app.register_blueprint(api_bp, url_prefix="/api/v1")
+
+
+def _register_template_helpers(app: Flask) -> None:
+    from .domain.availability import format_local
+
+    app.jinja_env.filters["local_time"] = format_local
+    app.jinja_env.globals["clinic_name"] = app.config["CLINIC_NAME"]
+    app.jinja_env.globals["clinic_phone"] = app.config["CLINIC_PHONE"]

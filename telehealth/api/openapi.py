@@ -1,0 +1,189 @@
+"""The OpenAPI 3.1 description of /api/v1, kept beside the views it describes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _error_response(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+
+
+def _json(schema_ref: str, description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema_ref}"}}},
+    }
+
+
+BOOKING_ID = {"name": "booking_id", "in": "path", "required": True,
+              "schema": {"type": "integer", "minimum": 1}}
+MANAGE_AUTH = [{"manageCredential": []}]
+
+SCHEMAS: dict[str, Any] = {
+    "Error": {
+        "type": "object",
+        "required": ["error"],
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["code", "message", "fields"],
+                "properties": {
+                    "code": {"type": "string"},
+                    "message": {"type": "string"},
+                    "fields": {"type": "object", "additionalProperties": {"type": "string"}},
+                },
+            }
+        },
+    },
+    "Provider": {
+        "type": "object",
+        "required": ["id", "name", "profession", "designations", "college",
+                     "registration_number"],
+        "properties": {
+            "id": {"type": "integer"},
+            "name": {"type": "string"},
+            "profession": {"type": "string", "enum": ["physiotherapist", "massage_therapist"]},
+            "designations": {"type": "array", "items": {"type": "string"}},
+            "college": {"type": "string"},
+            "registration_number": {"type": "string"},
+            "bio": {"type": "string"},
+            "offers_free_consult": {"type": "boolean"},
+        },
+    },
+    "Slot": {
+        "type": "object",
+        "required": ["provider_id", "start", "end"],
+        "properties": {
+            "provider_id": {"type": "integer"},
+            "start": {"type": "string", "format": "date-time"},
+            "end": {"type": "string", "format": "date-time"},
+        },
+    },
+    "Slots": {
+        "type": "object",
+        "required": ["timezone", "slots"],
+        "properties": {
+            "timezone": {"type": "string", "const": "America/Toronto"},
+            "slots": {"type": "array", "items": {"$ref": "#/components/schemas/Slot"}},
+        },
+    },
+    "BookingRequest": {
+        "type": "object",
+        "required": ["provider_id", "start", "patient", "reason", "consent"],
+        "properties": {
+            "provider_id": {"type": "integer"},
+            "start": {"type": "string", "format": "date-time"},
+            "patient": {
+                "type": "object",
+                "required": ["name", "email", "phone"],
+                "properties": {
+                    "name": {"type": "string", "maxLength": 120},
+                    "email": {"type": "string", "format": "email"},
+                    "phone": {"type": "string"},
+                },
+            },
+            "reason": {"type": "string", "maxLength": 500},
+            "consent": {"type": "boolean", "const": True},
+        },
+    },
+    "Booking": {
+        "type": "object",
+        "required": ["id", "provider_id", "start", "end"],
+        "properties": {
+            "id": {"type": "integer"},
+            "provider_id": {"type": "integer"},
+            "start": {"type": "string", "format": "date-time"},
+            "end": {"type": "string", "format": "date-time"},
+            "status": {"type": "string"},
+            "join_url": {"type": "string", "format": "uri"},
+            "manage_url": {"type": "string", "format": "uri"},
+        },
+    },
+    "Reschedule": {
+        "type": "object",
+        "required": ["start"],
+        "properties": {"start": {"type": "string", "format": "date-time"}},
+    },
+}
+
+
+def _paths() -> dict[str, Any]:
+    rate_limited = _error_response("Too many requests from this client")
+    return {
+        "/providers": {"get": {
+            "summary": "Active providers and their credentials",
+            "responses": {"200": {"description": "Providers", "content": {"application/json": {
+                "schema": {"type": "array", "items": {"$ref": "#/components/schemas/Provider"}}}}}},
+        }},
+        "/slots": {"get": {
+            "summary": "Free consult slots between two local days (inclusive)",
+            "parameters": [
+                {"name": "provider_id", "in": "query", "schema": {"type": "integer"}},
+                {"name": "from", "in": "query", "schema": {"type": "string", "format": "date"}},
+                {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"}},
+            ],
+            "responses": {"200": _json("Slots", "Free slots"),
+                          "422": _error_response("Bad dates or unknown provider")},
+        }},
+        "/bookings": {"post": {
+            "summary": "Book the free 20-minute consult",
+            "requestBody": {"required": True, "content": {"application/json": {
+                "schema": {"$ref": "#/components/schemas/BookingRequest"}}}},
+            "responses": {
+                "201": _json("Booking", "Booked; the links are also emailed"),
+                "400": _error_response("Body is not a JSON object"),
+                "409": _error_response("Slot taken, or this email already had its free consult"),
+                "415": _error_response("Not JSON"),
+                "422": _error_response("Per-field errors"),
+                "429": rate_limited,
+            },
+        }},
+        "/bookings/{booking_id}": {
+            "parameters": [BOOKING_ID],
+            "get": {"summary": "A booking", "security": MANAGE_AUTH, "responses": {
+                "200": _json("Booking", "The booking"),
+                "401": _error_response("No manage credential"),
+                "404": _error_response("Unknown booking or wrong credential"),
+                "429": rate_limited}},
+            "delete": {"summary": "Cancel", "security": MANAGE_AUTH, "responses": {
+                "200": _json("Booking", "Cancelled"),
+                "401": _error_response("No manage credential"),
+                "404": _error_response("Unknown booking or wrong credential"),
+                "409": _error_response("Already started, ended or cancelled"),
+                "429": rate_limited}},
+            "patch": {
+                "summary": "Reschedule to another free slot", "security": MANAGE_AUTH,
+                "requestBody": {"required": True, "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/Reschedule"}}}},
+                "responses": {
+                    "200": _json("Booking", "Moved"),
+                    "400": _error_response("Body is not a JSON object"),
+                    "401": _error_response("No manage credential"),
+                    "404": _error_response("Unknown booking or wrong credential"),
+                    "409": _error_response("Slot taken or booking not changeable"),
+                    "415": _error_response("Not JSON"),
+                    "422": _error_response("Bad start"),
+                    "429": rate_limited}},
+        },
+    }
+
+
+def openapi_document() -> dict[str, Any]:
+    """The whole OpenAPI document."""
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "telehealth consult API", "version": "1.0.0",
+                 "description": "Book the clinic's free 20-minute virtual consult. "
+                                "Times are ISO 8601 with an offset; the clinic is in "
+                                "America/Toronto."},
+        "servers": [{"url": "/api/v1"}],
+        "paths": _paths(),
+        "components": {
+            "schemas": SCHEMAS,
+            "securitySchemes": {"manageCredential": {"type": "http", "scheme": "bearer"}},
+        },
+    }

@@ -1,0 +1,1 @@
+"""Booking free consults: the public pages, the service and the emails about them."""

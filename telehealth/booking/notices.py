@@ -1,0 +1,52 @@
+"""Emails about a consult: built from SQL rows, sent without ever failing a booking."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from email.message import EmailMessage
+from urllib.parse import urlsplit
+
+from ..clinic import Clinic
+from ..models import Consult
+from ..notify.messages import ConsultNotice
+from .service import consult_credentials
+
+log = logging.getLogger(__name__)
+
+
+def notice_for(clinic: Clinic, consult: Consult, root_url: str) -> ConsultNotice:
+    """Everything an email about this consult may show, and nothing clinical."""
+    credentials = consult_credentials(clinic.config["SECRET_KEY"], consult)
+    join_url = clinic.public_url(f"/join/{credentials.join}", root_url)
+    host = urlsplit(join_url).hostname or "telehealth.local"
+    return ConsultNotice(
+        consult_id=consult.id,
+        patient_name=consult.patient.name,
+        patient_email=consult.patient.email,
+        provider_name=consult.provider.name,
+        start=consult.starts_at,
+        end=consult.ends_at,
+        join_url=join_url,
+        manage_url=clinic.public_url(f"/manage/{credentials.manage}", root_url),
+        clinic_name=clinic.config["CLINIC_NAME"],
+        clinic_email=clinic.config["CLINIC_EMAIL"],
+        clinic_phone=clinic.config["CLINIC_PHONE"],
+        ics_uid=f"consult-{consult.id}@{host}",
+        ics_sequence=consult.ics_sequence,
+    )
+
+
+def send_notice(
+    clinic: Clinic,
+    consult: Consult,
+    root_url: str,
+    build: Callable[[ConsultNotice], EmailMessage],
+) -> bool:
+    """Send one email about a consult; a mail outage is logged, never raised."""
+    try:
+        clinic.mailer.send(build(notice_for(clinic, consult, root_url)))
+        return True
+    except Exception:  # noqa: BLE001 - the booking stands even when mail is down
+        log.exception("could not send %s for consult %s", build.__name__, consult.id)
+        return False

@@ -1,0 +1,21 @@
+"""Retention: personal data older than the clinic's retention period is removed."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete, exists, select
+from sqlalchemy.orm import Session
+
+from .. import audit
+from ..models import Consult, Patient
+
+
+def purge_expired(session: Session, cutoff: datetime) -> tuple[int, int]:
+    """Delete consults that ended before `cutoff`, then patients with none left."""
+    consults = session.execute(delete(Consult).where(Consult.ends_at < cutoff)).rowcount  # type: ignore[attr-defined]
+    orphaned = select(Patient.id).where(~exists().where(Consult.patient_id == Patient.id))
+    patients = session.execute(delete(Patient).where(Patient.id.in_(orphaned))).rowcount  # type: ignore[attr-defined]
+    audit.record(session, "system", "retention.purged", consults=consults, patients=patients,
+                 cutoff=cutoff.isoformat())
+    return consults, patients

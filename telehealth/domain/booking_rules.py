@@ -1,0 +1,114 @@
+"""What a booking request must contain, checked without any framework."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+CONDITIONS = (
+    "Knee pain",
+    "Shoulder pain",
+    "Neck pain",
+    "Back pain",
+    "Joint pain",
+    "Tissue injury",
+    "Ankle sprain",
+    "Sports injury",
+    "Mobility issues",
+    "Damaged muscle tissue",
+    "Pelvic-floor rehabilitation",
+    "Muscle tension or trigger points",
+    "Connective-tissue problems",
+)
+
+EMAIL_PATTERN = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[A-Za-z]{2,}$")
+MAX_REASON = 500
+
+
+@dataclass(frozen=True)
+class BookingRequest:
+    provider_id: int
+    start: datetime
+    name: str
+    email: str
+    phone: str
+    reason: str
+
+
+class InvalidBooking(Exception):
+    """The request is malformed; `fields` says what to fix, per field."""
+
+    def __init__(self, fields: dict[str, str]) -> None:
+        super().__init__("invalid booking request")
+        self.fields = fields
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def normalise_phone(phone: str) -> str | None:
+    """Digits of a North American or international number, or None when it is not one."""
+    digits = re.sub(r"[^\d+]", "", phone.strip())
+    bare = digits.lstrip("+")
+    if not bare.isdigit() or not 10 <= len(bare) <= 15:
+        return None
+    return digits
+
+
+def parse_start(value: Any) -> datetime | None:
+    """An ISO 8601 time with an offset; naive times are refused (ambiguous around DST)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None
+
+
+def _text(payload: dict[str, Any], key: str) -> str:
+    value = payload.get(key)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def parse_booking(payload: dict[str, Any]) -> BookingRequest:
+    """Turn an API or form payload into a BookingRequest, or raise InvalidBooking."""
+    patient = payload.get("patient") if isinstance(payload.get("patient"), dict) else {}
+    errors: dict[str, str] = {}
+
+    provider_id = payload.get("provider_id")
+    if isinstance(provider_id, str) and provider_id.isdigit():
+        provider_id = int(provider_id)
+    if not isinstance(provider_id, int) or isinstance(provider_id, bool) or provider_id < 1:
+        errors["provider_id"] = "Choose a physiotherapist."
+
+    start = parse_start(payload.get("start"))
+    if start is None:
+        errors["start"] = "Choose a time (ISO 8601 with a UTC offset)."
+
+    name = _text(patient, "name")
+    if not 1 <= len(name) <= 120:
+        errors["patient.name"] = "Enter your name (up to 120 characters)."
+
+    email = normalise_email(_text(patient, "email"))
+    if not EMAIL_PATTERN.match(email) or len(email) > 254:
+        errors["patient.email"] = "Enter an email address like name@example.com."
+
+    phone = normalise_phone(_text(patient, "phone"))
+    if phone is None:
+        errors["patient.phone"] = "Enter a phone number with area code, e.g. 905-555-0123."
+
+    reason = _text(payload, "reason")
+    if not 1 <= len(reason) <= MAX_REASON:
+        errors["reason"] = f"Tell us briefly what brings you in (up to {MAX_REASON} characters)."
+
+    if payload.get("consent") is not True:
+        errors["consent"] = "Please agree to a virtual consult to continue."
+
+    if errors:
+        raise InvalidBooking(errors)
+    assert start is not None and phone is not None and isinstance(provider_id, int)
+    return BookingRequest(provider_id, start, name, email, phone, reason)

@@ -1,0 +1,41 @@
+"""The web process: Flask-SocketIO on gevent, plus this process's background duties."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Flask
+
+log = logging.getLogger(__name__)
+
+
+def reminder_loop(app: Flask, root_url: str) -> None:
+    """Send due reminders forever; several processes may run this safely."""
+    from .booking.reminders import send_due_reminders
+
+    interval = float(app.config["REMINDER_INTERVAL_SECONDS"])
+    clinic = app.extensions["clinic"]
+    while True:
+        try:
+            sent = send_due_reminders(clinic, root_url, datetime.now(UTC))
+            if sent:
+                log.info("sent %d reminder(s)", sent)
+        except Exception:  # noqa: BLE001 - keep the loop alive through outages
+            log.exception("reminder round failed")
+        time.sleep(interval)
+
+
+def run_server(host: str, port: int, **overrides: Any) -> None:
+    """Serve on host:port until stopped (expects gevent's monkey patching)."""
+    from . import create_app
+    from .extensions import socketio
+
+    app = create_app(SOCKETIO_ASYNC_MODE="gevent", **overrides)
+    root_url = app.config["PUBLIC_URL"] or f"http://{host}:{port}"
+    socketio.start_background_task(reminder_loop, app, root_url)
+    log.info("serving on http://%s:%d (pid %d)", host, port, os.getpid())
+    socketio.run(app, host=host, port=port, log_output=False, allow_unsafe_werkzeug=True)

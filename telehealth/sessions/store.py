@@ -1,0 +1,372 @@
+"""Live consults shared in Redis, so every web process sees the same waiting room and clock."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import fields
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
+
+import redis
+from redis.client import Pipeline
+from redis.exceptions import WatchError
+
+from . import state
+from .state import ClockRules, LiveConsult, Phase, Side, TransitionError
+
+__all__ = ["KEEP_AFTER_END", "LiveConsultStore", "StoreBusy"]
+
+# Redis keeps a finished consult long enough for same-day follow-up, then forgets it.
+KEEP_AFTER_END = timedelta(hours=24)
+# Two or three processes race for one consult at most; more retries than this means trouble.
+_MAX_ATTEMPTS = 50
+
+_FIELDS = tuple(f.name for f in fields(LiveConsult))
+_TIME_FIELDS = frozenset(
+    {"starts_at", "ends_at_booked", "checked_in_at", "admitted_at", "call_ends_at", "ended_at"}
+)
+_TERMINAL_NAMES = sorted(p.value for p in Phase if p.is_terminal)
+_LUA_TERMINAL = "{" + ", ".join(f"['{name}'] = true" for name in _TERMINAL_NAMES) + "}"
+
+# Presence keys inherit the consult's expiry once it has one, so nothing outlives the consult.
+_LUA_TTL = """
+local function borrow_ttl(consult_key, default_ms)
+  local ttl = redis.call('PTTL', consult_key)
+  if ttl < 0 then ttl = tonumber(default_ms) end
+  return ttl
+end
+"""
+
+# KEYS: consult, presence(side), gone(side). ARGV: sid, presence json, default ttl ms.
+_JOIN_LUA = (
+    _LUA_TTL
+    + f"local terminal = {_LUA_TERMINAL}\n"
+    + """
+local phase = redis.call('HGET', KEYS[1], 'phase')
+if not phase then return -1 end
+if terminal[phase] then return -2 end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+redis.call('DEL', KEYS[3])
+redis.call('PEXPIRE', KEYS[2], borrow_ttl(KEYS[1], ARGV[3]))
+return redis.call('HLEN', KEYS[2])
+"""
+)
+
+# KEYS: consult, presence(side), gone(side). ARGV: sid, now iso, default ttl ms.
+_LEAVE_LUA = (
+    _LUA_TTL
+    + """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local removed = redis.call('HDEL', KEYS[2], ARGV[1])
+local left = redis.call('HLEN', KEYS[2])
+-- Only the device that empties the side starts the rejoin clock; strays must not restart it.
+if removed == 1 and left == 0 then
+  redis.call('SET', KEYS[3], ARGV[2], 'PX', borrow_ttl(KEYS[1], ARGV[3]))
+end
+return left
+"""
+)
+
+# KEYS: consult, warned. ARGV: seconds left, default ttl ms.
+_CLAIM_WARNING_LUA = (
+    _LUA_TTL
+    + """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local added = redis.call('SADD', KEYS[2], ARGV[1])
+redis.call('PEXPIRE', KEYS[2], borrow_ttl(KEYS[1], ARGV[2]))
+return added
+"""
+)
+
+
+class StoreBusy(RuntimeError):
+    """A consult kept changing under us; the caller may retry later."""
+
+
+def _iso(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        raise ValueError(f"naive datetime {moment!r}: the clinic's clocks are always UTC-aware")
+    return moment.astimezone(UTC).isoformat()
+
+
+def _encode(c: LiveConsult) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name in _FIELDS:
+        value = getattr(c, name)
+        if value is None:
+            continue
+        out[name] = _iso(value) if name in _TIME_FIELDS else str(value)
+    return out
+
+
+def _decode(raw: dict[str, str]) -> LiveConsult | None:
+    if not raw:
+        return None
+
+    def when(name: str) -> datetime | None:
+        value = raw.get(name)
+        return datetime.fromisoformat(value) if value else None
+
+    late = raw.get("running_late_minutes")
+    return LiveConsult(
+        consult_id=int(raw["consult_id"]),
+        phase=Phase(raw["phase"]),
+        starts_at=datetime.fromisoformat(raw["starts_at"]),
+        ends_at_booked=datetime.fromisoformat(raw["ends_at_booked"]),
+        checked_in_at=when("checked_in_at"),
+        admitted_at=when("admitted_at"),
+        call_ends_at=when("call_ends_at"),
+        ended_at=when("ended_at"),
+        ended_by=raw.get("ended_by"),
+        running_late_minutes=int(late) if late else None,
+    )
+
+
+class LiveConsultStore:
+    """Shared live consults: every transition is atomic across processes."""
+
+    def __init__(
+        self, redis_client: redis.Redis, rules: ClockRules, key_prefix: str = "th"
+    ) -> None:
+        if not redis_client.get_connection_kwargs().get("decode_responses"):
+            # Decoding in one place beats sprinkling bytes checks through every read.
+            raise ValueError("LiveConsultStore needs a Redis client with decode_responses=True")
+        self.redis = redis_client
+        self.rules = rules
+        self.prefix = key_prefix
+        self._join_script = redis_client.register_script(_JOIN_LUA)
+        self._leave_script = redis_client.register_script(_LEAVE_LUA)
+        self._claim_warning_script = redis_client.register_script(_CLAIM_WARNING_LUA)
+
+    @classmethod
+    def from_url(
+        cls, url: str, rules: ClockRules | None = None, key_prefix: str = "th"
+    ) -> LiveConsultStore:
+        """Connect to Redis at `url` with the decoding the store relies on."""
+        client = redis.Redis.from_url(url, decode_responses=True)
+        return cls(client, rules or ClockRules(), key_prefix)
+
+    # -- keys -----------------------------------------------------------------
+
+    def _consult_key(self, consult_id: int) -> str:
+        return f"{self.prefix}:consult:{consult_id}"
+
+    def _presence_key(self, consult_id: int, side: Side) -> str:
+        return f"{self._consult_key(consult_id)}:presence:{Side(side)}"
+
+    def _gone_key(self, consult_id: int, side: Side) -> str:
+        return f"{self._consult_key(consult_id)}:gone:{Side(side)}"
+
+    def _warned_key(self, consult_id: int) -> str:
+        return f"{self._consult_key(consult_id)}:warned"
+
+    @property
+    def _live_key(self) -> str:
+        return f"{self.prefix}:live"
+
+    @property
+    def _lobby_key(self) -> str:
+        return f"{self.prefix}:lobby"
+
+    @property
+    def _ending_key(self) -> str:
+        return f"{self.prefix}:clock:ending"
+
+    def _keys_of(self, consult_id: int) -> list[str]:
+        return [
+            self._consult_key(consult_id),
+            *(self._presence_key(consult_id, side) for side in Side),
+            *(self._gone_key(consult_id, side) for side in Side),
+            self._warned_key(consult_id),
+        ]
+
+    @property
+    def _keep_ms(self) -> int:
+        return int(KEEP_AFTER_END.total_seconds() * 1000)
+
+    # -- reads ----------------------------------------------------------------
+
+    def get(self, consult_id: int) -> LiveConsult | None:
+        """The consult as it stands now, or None if Redis does not know it."""
+        raw = cast(dict[str, str], self.redis.hgetall(self._consult_key(consult_id)))
+        return _decode(raw)
+
+    def live_ids(self) -> list[int]:
+        """Consults not yet over, for the monitors to sweep."""
+        members = cast(set[str], self.redis.smembers(self._live_key))
+        return sorted(int(m) for m in members)
+
+    def waiting_ids(self) -> list[int]:
+        """Consults with a patient in the waiting room, longest-waiting first."""
+        members = cast(list[str], self.redis.zrange(self._lobby_key, 0, -1))
+        return [int(m) for m in members]
+
+    def overdue_calls(self, now: datetime) -> list[int]:
+        """Calls whose clock ran out more than the grace ago."""
+        cutoff = (now - self.rules.grace).timestamp()
+        members = cast(list[str], self.redis.zrangebyscore(self._ending_key, "-inf", cutoff))
+        return [int(m) for m in members]
+
+    # -- transitions ------------------------------------------------------------
+
+    def ensure(self, consult_id: int, starts_at: datetime, ends_at_booked: datetime) -> LiveConsult:
+        """Start tracking a booked consult; an existing one is returned untouched."""
+        fresh = LiveConsult(consult_id, Phase.SCHEDULED, starts_at, ends_at_booked)
+        key = self._consult_key(consult_id)
+        with self.redis.pipeline() as pipe:
+            for _ in range(_MAX_ATTEMPTS):
+                try:
+                    pipe.watch(key)
+                    existing = _decode(cast(dict[str, str], pipe.hgetall(key)))
+                    if existing is not None:
+                        pipe.unwatch()
+                        return existing
+                    pipe.multi()
+                    self._queue_write(pipe, fresh)
+                    pipe.execute()
+                    return fresh
+                except WatchError:
+                    continue
+        raise StoreBusy(f"consult {consult_id} kept changing while being created")
+
+    def check_in(self, consult_id: int, now: datetime) -> LiveConsult:
+        """Put the patient in the waiting room."""
+        return self._transition(consult_id, lambda c: state.check_in(c, now, self.rules))
+
+    def admit(self, consult_id: int, now: datetime) -> LiveConsult:
+        """Admit the waiting patient; of concurrent admits exactly one wins."""
+        return self._transition(consult_id, lambda c: state.admit(c, now, self.rules))
+
+    def end(self, consult_id: int, now: datetime, by: str) -> LiveConsult:
+        """End the consult; of concurrent ends exactly one wins."""
+        return self._transition(consult_id, lambda c: state.end(c, now, by))
+
+    def mark_no_show(self, consult_id: int, side: Side, now: datetime) -> LiveConsult:
+        """Record that `side` never turned up."""
+        return self._transition(consult_id, lambda c: state.mark_no_show(c, Side(side), now))
+
+    def cancel(self, consult_id: int) -> LiveConsult:
+        """Call the consult off before the call starts."""
+        return self._transition(consult_id, state.cancel)
+
+    def running_late(self, consult_id: int, minutes: int) -> LiveConsult:
+        """Tell the waiting patient the physiotherapist is running late."""
+        return self._transition(consult_id, lambda c: state.running_late(c, minutes))
+
+    def claim_warning(self, consult_id: int, seconds_left: int) -> bool:
+        """True for exactly one caller per consult and warning, across all processes."""
+        added = self._claim_warning_script(
+            keys=[self._consult_key(consult_id), self._warned_key(consult_id)],
+            args=[int(seconds_left), self._keep_ms],
+        )
+        return int(cast(int, added)) == 1
+
+    def warned(self, consult_id: int) -> set[int]:
+        """Seconds-left warnings already announced for this call."""
+        members = cast(set[str], self.redis.smembers(self._warned_key(consult_id)))
+        return {int(m) for m in members}
+
+    def _transition(
+        self, consult_id: int, move: Callable[[LiveConsult], LiveConsult]
+    ) -> LiveConsult:
+        # Optimistic: read, apply the pure rule, write only if nobody touched the consult.
+        key = self._consult_key(consult_id)
+        with self.redis.pipeline() as pipe:
+            for _ in range(_MAX_ATTEMPTS):
+                try:
+                    pipe.watch(key)
+                    current = _decode(cast(dict[str, str], pipe.hgetall(key)))
+                    if current is None:
+                        raise TransitionError("unknown_consult", f"no live consult {consult_id}")
+                    moved = move(current)
+                    if moved == current:
+                        pipe.unwatch()
+                        return current
+                    pipe.multi()
+                    self._queue_write(pipe, moved)
+                    pipe.execute()
+                    return moved
+                except WatchError:
+                    continue
+        raise StoreBusy(f"consult {consult_id} kept changing; gave up after {_MAX_ATTEMPTS} tries")
+
+    def _queue_write(self, pipe: Pipeline, c: LiveConsult) -> None:
+        key = self._consult_key(c.consult_id)
+        member = str(c.consult_id)
+        mapping = _encode(c)
+        pipe.hset(key, mapping=cast(Any, mapping))
+        cleared = [name for name in _FIELDS if name not in mapping]
+        if cleared:
+            pipe.hdel(key, *cleared)
+        if c.is_terminal:
+            pipe.srem(self._live_key, member)
+            pipe.zrem(self._lobby_key, member)
+            pipe.zrem(self._ending_key, member)
+            for each in self._keys_of(c.consult_id):
+                pipe.expire(each, KEEP_AFTER_END)
+            return
+        pipe.sadd(self._live_key, member)
+        if c.phase is Phase.WAITING and c.checked_in_at is not None:
+            pipe.zadd(self._lobby_key, {member: c.checked_in_at.timestamp()})
+        else:
+            pipe.zrem(self._lobby_key, member)
+        if c.phase is Phase.IN_CALL and c.call_ends_at is not None:
+            pipe.zadd(self._ending_key, {member: c.call_ends_at.timestamp()})
+        else:
+            pipe.zrem(self._ending_key, member)
+
+    # -- presence ---------------------------------------------------------------
+
+    def join(self, consult_id: int, side: Side, sid: str, device: str, now: datetime) -> int:
+        """Register a connected device for `side`; returns that side's device count."""
+        seen = json.dumps({"since": _iso(now), "device": device})
+        count = int(
+            cast(
+                int,
+                self._join_script(
+                    keys=[
+                        self._consult_key(consult_id),
+                        self._presence_key(consult_id, side),
+                        self._gone_key(consult_id, side),
+                    ],
+                    args=[sid, seen, self._keep_ms],
+                ),
+            )
+        )
+        if count == -1:
+            raise TransitionError("unknown_consult", f"no live consult {consult_id}")
+        if count == -2:
+            raise TransitionError("already_ended", f"consult {consult_id} is over")
+        return count
+
+    def leave(self, consult_id: int, side: Side, sid: str, now: datetime) -> int:
+        """Drop a device; when the side's last device leaves, start its rejoin clock."""
+        left = self._leave_script(
+            keys=[
+                self._consult_key(consult_id),
+                self._presence_key(consult_id, side),
+                self._gone_key(consult_id, side),
+            ],
+            args=[sid, _iso(now), self._keep_ms],
+        )
+        return int(cast(int, left))
+
+    def presence(self, consult_id: int) -> dict[Side, list[dict[str, str]]]:
+        """Connected devices per side: sid, since (ISO) and device, oldest first."""
+        out: dict[Side, list[dict[str, str]]] = {}
+        for side in Side:
+            raw = cast(dict[str, str], self.redis.hgetall(self._presence_key(consult_id, side)))
+            devices = [{"sid": sid, **json.loads(seen)} for sid, seen in raw.items()]
+            out[side] = sorted(devices, key=lambda d: (d["since"], d["sid"]))
+        return out
+
+    def gone_since(self, consult_id: int, side: Side) -> datetime | None:
+        """When `side`'s last device left, or None while it is connected or never came."""
+        raw = cast(str | None, self.redis.get(self._gone_key(consult_id, side)))
+        return datetime.fromisoformat(raw) if raw else None
+
+    def side_is_gone(self, consult_id: int, side: Side, now: datetime) -> bool:
+        """True when `side` has been away longer than the rejoin window."""
+        since = self.gone_since(consult_id, side)
+        return since is not None and now - since > self.rules.rejoin_window
