@@ -81,6 +81,7 @@ def stop_embedded_redis(folder: Path) -> None:
     socket_path = folder / "redis.sock"
     if _answers(socket_path):
         try:
-            redis.Redis(unix_socket_path=str(socket_path)).shutdown(nosave=True)
-        except redis.ConnectionError:
+            client = redis.Redis(unix_socket_path=str(socket_path), retry=Retry(NoBackoff(), 0))
+            client.shutdown(nosave=True)
+        except (redis.ConnectionError, OSError):
             pass

@@ -65,17 +65,20 @@ def providers() -> str:
     return render_template("providers.html", providers=rows, colleges=COLLEGES)
 
 
-def _week_start(value: str | None, today: date) -> date:
+def _day_param(value: str | None, today: date) -> date | None:
     try:
-        chosen = date.fromisoformat(value) if value else today
+        chosen = date.fromisoformat(value) if value else None
     except ValueError:
-        chosen = today
-    return max(chosen, today)
+        return None
+    return max(chosen, today) if chosen else None
 
 
-def _slot_page_context(provider_choice: str, first_day: date) -> dict[str, Any]:
+def _slot_page_context(provider_choice: str, week: date | None, day: date | None
+                       ) -> dict[str, Any]:
+    """A week of days to choose from, and the free times of the chosen day."""
     clinic = current_clinic()
     today = utcnow().astimezone(CLINIC_TZ).date()
+    first_day = week or day or today
     last_day = first_day + timedelta(days=DAYS_SHOWN - 1)
     with clinic.db.sessions() as db_session:
         everyone = consult_providers(db_session)
@@ -83,13 +86,17 @@ def _slot_page_context(provider_choice: str, first_day: date) -> dict[str, Any]:
         chosen = [p for p in everyone if str(p.id) == provider_choice] or everyone
         slots = open_slots(db_session, chosen, clinic.consult_rules(), first_day, last_day,
                            utcnow())
+    days = group_by_day(slots, names, one_per_time=len(chosen) > 1)
+    selected = next((d for d in days if d.day == day), days[0] if days else None)
     return {
         "providers": everyone,
         "provider_choice": provider_choice if len(chosen) == 1 else "any",
-        "days": group_by_day(slots, names, one_per_time=len(chosen) > 1),
+        "days": days,
+        "selected_day": selected,
         "first_day": first_day,
         "range_label": f"{day_heading(first_day)} to {day_heading(last_day)}",
-        "previous_week": (first_day - timedelta(days=DAYS_SHOWN)) if first_day > today else None,
+        "previous_week": max(first_day - timedelta(days=DAYS_SHOWN), today)
+        if first_day > today else None,
         "next_week": first_day + timedelta(days=DAYS_SHOWN),
         "conditions": CONDITIONS,
     }
@@ -100,7 +107,8 @@ def book() -> str:
     """Pick a provider (or first available) and a time, then give your details."""
     today = utcnow().astimezone(CLINIC_TZ).date()
     context = _slot_page_context(request.args.get("provider", "any"),
-                                 _week_start(request.args.get("week"), today))
+                                 _day_param(request.args.get("week"), today),
+                                 _day_param(request.args.get("day"), today))
     return render_template("book.html", form={}, errors={}, **context)
 
 
@@ -151,7 +159,8 @@ def book_submit() -> Any:
 def _book_again(form: Any, errors: dict[str, str], status: int) -> tuple[str, int]:
     today = utcnow().astimezone(CLINIC_TZ).date()
     context = _slot_page_context(form.get("provider", "any"),
-                                 _week_start(form.get("week"), today))
+                                 _day_param(form.get("week"), today),
+                                 _day_param(form.get("day"), today))
     return render_template("book.html", form=form, errors=errors, **context), status
 
 
@@ -214,8 +223,9 @@ def manage() -> Any:
                                message="Open the manage link from your confirmation email."), 404
     _, consult = found
     today = utcnow().astimezone(CLINIC_TZ).date()
-    first_day = _week_start(request.args.get("week"), today)
-    context = _slot_page_context(str(consult.provider_id), first_day)
+    context = _slot_page_context(str(consult.provider_id),
+                                 _day_param(request.args.get("week"), today),
+                                 _day_param(request.args.get("day"), today))
     return render_template("manage.html", consult=consult, changeable=can_change(consult, utcnow()),
                            notice=request.args.get("done"), errors={}, **context)
 
@@ -257,8 +267,7 @@ def manage_reschedule() -> Any:
         except BookingRefused as error:
             error_message = error.message
     if error_message:
-        today = utcnow().astimezone(CLINIC_TZ).date()
-        context = _slot_page_context(str(consult.provider_id), today)
+        context = _slot_page_context(str(consult.provider_id), None, None)
         return render_template("manage.html", consult=consult, changeable=True, notice=None,
                                errors={"slot": error_message}, **context), 409
     _email_patient(consult.id, messages.reschedule_confirmation)

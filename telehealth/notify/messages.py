@@ -53,6 +53,8 @@ class _Link:
 class _Letter:
     """One email's wording, rendered once as text and once as HTML so they never drift."""
 
+    # At most 69 characters: Python's header folder moves a 70-78 character subject
+    # onto a continuation line, which some mail apps show with a leading space.
     subject: str
     greeting: str
     opening: tuple[str, ...]
@@ -84,7 +86,7 @@ def booking_confirmation(n: ConsultNotice) -> EmailMessage:
 def reschedule_confirmation(n: ConsultNotice) -> EmailMessage:
     """The "your consult has moved" email; n.ics_sequence must already be bumped."""
     letter = _Letter(
-        subject=f"Your free physiotherapy consult has moved to {_short_when(n.start)}",
+        subject=f"Your free physiotherapy consult is now {_short_when(n.start)}",
         greeting=_greeting(n),
         opening=(
             "Your free physiotherapy consult has a new time. The details are below, "
@@ -103,7 +105,7 @@ def cancellation_notice(n: ConsultNotice) -> EmailMessage:
     """The "your consult is cancelled" email, with an invite that removes it from calendars."""
     # No join or manage link: neither is any use once the consult is cancelled.
     letter = _Letter(
-        subject=f"Your free physiotherapy consult on {_short_when(n.start)} is cancelled",
+        subject=f"Your free consult on {_short_when(n.start)} is cancelled",
         greeting=_greeting(n),
         opening=(
             f"Your free physiotherapy consult on {_long_when(n.start)} has been cancelled.",
@@ -122,7 +124,7 @@ def reminder(n: ConsultNotice, hours_before: int) -> EmailMessage:
     clock = _clock(n.start)
     subject_when = f"{soon} at {clock}" if hours_before >= 24 else f"{soon} ({clock})"
     letter = _Letter(
-        subject=f"Reminder: your free physiotherapy consult is {subject_when}",
+        subject=f"Reminder: your free consult is {subject_when}",
         greeting=_greeting(n),
         opening=(f"Just a friendly reminder: your free physiotherapy consult is {soon}.",),
         details=_details(n),

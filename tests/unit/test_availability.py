@@ -27,11 +27,15 @@ STEP = RULES.length + RULES.buffer
 TUESDAY = date(2027, 3, 16)
 SPRING_FORWARD = date(2027, 3, 14)  # Sunday: 2:00 EST -> 3:00 EDT
 FALL_BACK = date(2027, 11, 7)  # Sunday: 2:00 EDT -> 1:00 EST
-LONG_AGO = datetime(2027, 1, 1, 12, 0, tzinfo=UTC)
 
 
 def local(day: date, hour: int, minute: int = 0) -> datetime:
     return datetime.combine(day, time(hour, minute), tzinfo=CLINIC_TZ)
+
+
+def week_before(day: date) -> datetime:
+    """A `now` well clear of both the minimum notice and the horizon."""
+    return datetime.combine(day - timedelta(days=7), time(12), tzinfo=UTC)
 
 
 def every_day(starts: time, ends: time) -> list[WeeklyWindow]:
@@ -48,12 +52,12 @@ def slots_on(
     time_off: Sequence[Interval] = (),
     booked: Sequence[Interval] = (),
     rules: ConsultRules = RULES,
-    now: datetime = LONG_AGO,
+    now: datetime | None = None,
     last_day: date | None = None,
 ) -> list[Slot]:
     return free_slots(
         PROVIDER, morning() if hours is None else hours, time_off, booked, rules,
-        day, last_day or day, now,
+        day, last_day or day, now or week_before(day),
     )
 
 
@@ -289,9 +293,10 @@ def bookable(
     start: datetime,
     time_off: Sequence[Interval] = (),
     booked: Sequence[Interval] = (),
-    now: datetime = LONG_AGO,
+    now: datetime | None = None,
 ) -> bool:
-    return is_bookable(start, PROVIDER, morning(), time_off, booked, RULES, now)
+    when = now or week_before(start.astimezone(CLINIC_TZ).date())
+    return is_bookable(start, PROVIDER, morning(), time_off, booked, RULES, when)
 
 
 def test_listed_slot_is_bookable() -> None:
@@ -335,7 +340,7 @@ def test_bookable_on_both_sides_of_fall_back_repeated_hour() -> None:
     second_one_am = datetime(2027, 11, 7, 6, 0, tzinfo=UTC)  # 1:00 EST
 
     for start in (first_one_am, second_one_am):
-        assert is_bookable(start, PROVIDER, night, [], [], RULES, LONG_AGO)
+        assert is_bookable(start, PROVIDER, night, [], [], RULES, week_before(FALL_BACK))
 
 
 def test_naive_times_are_refused() -> None:
