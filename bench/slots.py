@@ -69,8 +69,14 @@ def list_all(calendars: list[ProviderCalendar]) -> int:
     for cal in calendars:
         found += len(
             free_slots(
-                cal.provider_id, cal.hours, cal.time_off, cal.booked, RULES,
-                FIRST_DAY, LAST_DAY, NOW,
+                cal.provider_id,
+                cal.hours,
+                cal.time_off,
+                cal.booked,
+                RULES,
+                FIRST_DAY,
+                LAST_DAY,
+                NOW,
             )
         )
     return found
@@ -86,15 +92,19 @@ def main() -> None:
         list_all(calendars)
         timings_ms.append((clock.perf_counter() - started) * 1000)
     p95 = statistics.quantiles(timings_ms, n=20, method="inclusive")[18]
-    print(json.dumps({
-        "benchmark": "slots",
-        "providers": PROVIDERS,
-        "weeks": WEEKS,
-        "slots": slots,
-        "median_ms": round(statistics.median(timings_ms), 2),
-        "p95_ms": round(p95, 2),
-        "goal_ms": GOAL_MS,
-    }))
+    print(
+        json.dumps(
+            {
+                "benchmark": "slots",
+                "providers": PROVIDERS,
+                "weeks": WEEKS,
+                "slots": slots,
+                "median_ms": round(statistics.median(timings_ms), 2),
+                "p95_ms": round(p95, 2),
+                "goal_ms": GOAL_MS,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -25,8 +25,13 @@ def _start_timer() -> None:
 def _log_request(response: Response) -> Response:
     started = g.get("request_started")
     elapsed_ms = (time.perf_counter() - started) * 1000 if started else 0.0
-    log.info("%s %s %s %.1fms", request.method, redacted_path(request.path),
-             response.status_code, elapsed_ms)
+    log.info(
+        "%s %s %s %.1fms",
+        request.method,
+        redacted_path(request.path),
+        response.status_code,
+        elapsed_ms,
+    )
     return response
 
 

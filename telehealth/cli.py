@@ -34,8 +34,10 @@ def _clinic(app: Any) -> Any:
 @click.group()
 def cli() -> None:
     """Free 20-minute virtual physiotherapy consults."""
-    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=os.environ.get("LOG_LEVEL", "INFO"),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
 
 
 @cli.command("init-db")
@@ -87,8 +89,15 @@ def create_user(email: str, name: str, role: str, provider_email: str | None) ->
             ).first()
             if provider is None:
                 raise click.ClickException(f"no provider with email {provider_email}")
-        user = create_staff_user(session, email=email, name=name, password=password,
-                                 role=StaffRole(role), provider=provider, actor="cli")
+        user = create_staff_user(
+            session,
+            email=email,
+            name=name,
+            password=password,
+            role=StaffRole(role),
+            provider=provider,
+            actor="cli",
+        )
     click.echo(f"created {role} login {user.email}")
 
 
@@ -106,8 +115,15 @@ def _base_url(app: Any) -> str:
 @click.option("--patient-email", required=True)
 @click.option("--patient-phone", default="905-555-0100", show_default=True)
 @click.option("--reason", default="Booked by phone", show_default=True)
-def book(provider_email: str, starts_now: bool, start: str | None, patient_name: str,
-         patient_email: str, patient_phone: str, reason: str) -> None:
+def book(
+    provider_email: str,
+    starts_now: bool,
+    start: str | None,
+    patient_name: str,
+    patient_email: str,
+    patient_phone: str,
+    reason: str,
+) -> None:
     """Book a consult for a patient (phone bookings, tests); prints JSON with the links."""
     from sqlalchemy import select
 
@@ -127,30 +143,44 @@ def book(provider_email: str, starts_now: bool, start: str | None, patient_name:
         ).first()
     if provider is None:
         raise click.ClickException(f"no provider with email {provider_email}")
-    payload = {"provider_id": provider.id, "start": begin.isoformat() if isinstance(begin, datetime)
-               else begin, "patient": {"name": patient_name, "email": patient_email,
-               "phone": patient_phone}, "reason": reason, "consent": True}
+    payload = {
+        "provider_id": provider.id,
+        "start": begin.isoformat() if isinstance(begin, datetime) else begin,
+        "patient": {"name": patient_name, "email": patient_email, "phone": patient_phone},
+        "reason": reason,
+        "consent": True,
+    }
     try:
         booked = book_consult(
-            clinic.db, parse_booking(payload), rules=clinic.consult_rules(), now=now,
-            secret_key=app.config["SECRET_KEY"], consent_version=app.config["CONSENT_VERSION"],
+            clinic.db,
+            parse_booking(payload),
+            rules=clinic.consult_rules(),
+            now=now,
+            secret_key=app.config["SECRET_KEY"],
+            consent_version=app.config["CONSENT_VERSION"],
             # Staff booking by phone is a deliberate decision: no calendar or once-a-year rule.
-            free_period=timedelta(0), actor="cli", enforce_calendar=False,
+            free_period=timedelta(0),
+            actor="cli",
+            enforce_calendar=False,
         )
     except InvalidBooking as error:
         raise click.ClickException(json.dumps(error.fields)) from error
     except BookingRefused as error:
         raise click.ClickException(error.message) from error
     base = _base_url(app)
-    click.echo(json.dumps({
-        "id": booked.consult.id,
-        "provider_id": provider.id,
-        "start": booked.consult.starts_at.isoformat(),
-        "end": booked.consult.ends_at.isoformat(),
-        "join_url": f"{base}/join/{booked.credentials.join}",
-        "manage_url": f"{base}/manage/{booked.credentials.manage}",
-        "staff_url": f"{base}/staff/consults/{booked.consult.id}",
-    }))
+    click.echo(
+        json.dumps(
+            {
+                "id": booked.consult.id,
+                "provider_id": provider.id,
+                "start": booked.consult.starts_at.isoformat(),
+                "end": booked.consult.ends_at.isoformat(),
+                "join_url": f"{base}/join/{booked.credentials.join}",
+                "manage_url": f"{base}/manage/{booked.credentials.manage}",
+                "staff_url": f"{base}/staff/consults/{booked.consult.id}",
+            }
+        )
+    )
 
 
 @cli.command("send-reminders")
@@ -178,8 +208,9 @@ def purge(days: int | None) -> None:
 
 @cli.command("serve")
 @click.option("--host", default=lambda: os.environ.get("HOST", "127.0.0.1"), show_default="HOST")
-@click.option("--port", type=int, default=lambda: int(os.environ.get("PORT", "5000")),
-              show_default="PORT")
+@click.option(
+    "--port", type=int, default=lambda: int(os.environ.get("PORT", "5000")), show_default="PORT"
+)
 def serve(host: str, port: int) -> None:
     """Serve the clinic (Flask-SocketIO on gevent, websocket only)."""
     from .server import run_server

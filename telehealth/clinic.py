@@ -59,8 +59,11 @@ class Clinic:
         """The clinic's booking rules as the availability domain wants them."""
         with self.db.sessions() as session:
             settings = session.get(ConsultSettings, 1) or ConsultSettings(
-                length_minutes=20, buffer_minutes=10, minimum_notice_minutes=120,
-                horizon_days=56, lobby_opens_minutes=10,
+                length_minutes=20,
+                buffer_minutes=10,
+                minimum_notice_minutes=120,
+                horizon_days=56,
+                lobby_opens_minutes=10,
             )
         return ConsultRules(
             length=timedelta(minutes=settings.length_minutes),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import time
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -13,26 +14,32 @@ from .staff.accounts import create_staff_user
 DEMO_PASSWORD = "demo"  # noqa: S105 - demo mode only, printed at start
 DEMO_LOGINS = (("admin@demo.clinic", "admin"), ("physio@demo.clinic", "physiotherapist"))
 
-PROVIDERS = [
+PROVIDERS: list[dict[str, Any]] = [
     {
-        "name": "Priya Raman", "email": "physio@demo.clinic",
-        "profession": Profession.PHYSIOTHERAPIST, "registration_number": "PT-18342",
+        "name": "Priya Raman",
+        "email": "physio@demo.clinic",
+        "profession": Profession.PHYSIOTHERAPIST,
+        "registration_number": "PT-18342",
         "designations": ["Physiotherapist", "Dry Needling Provider"],
         "bio": "Priya treats sports injuries, knee and shoulder pain, and helps runners get back "
-               "on the road.",
+        "on the road.",
         "hours": [(d, time(9), time(17)) for d in range(5)],
     },
     {
-        "name": "Marco Bellini", "email": "marco@demo.clinic",
-        "profession": Profession.PHYSIOTHERAPIST, "registration_number": "PT-20917",
+        "name": "Marco Bellini",
+        "email": "marco@demo.clinic",
+        "profession": Profession.PHYSIOTHERAPIST,
+        "registration_number": "PT-20917",
         "designations": ["Physiotherapist", "Hydrotherapist", "Pelvic Floor Physiotherapist"],
         "bio": "Marco focuses on back and neck pain, mobility after surgery and pelvic-floor "
-               "rehabilitation.",
+        "rehabilitation.",
         "hours": [(d, time(12), time(20)) for d in (1, 2, 3)] + [(5, time(9), time(13))],
     },
     {
-        "name": "Hannah Okafor", "email": "hannah@demo.clinic",
-        "profession": Profession.MASSAGE_THERAPIST, "registration_number": "RMT-U7731",
+        "name": "Hannah Okafor",
+        "email": "hannah@demo.clinic",
+        "profession": Profession.MASSAGE_THERAPIST,
+        "registration_number": "RMT-U7731",
         "designations": ["Registered Massage Therapist"],
         "bio": "Hannah relieves muscle tension, trigger points and connective-tissue problems.",
         "hours": [],
@@ -50,21 +57,43 @@ def seed_demo(session: Session) -> bool:
         return False
     session.merge(ConsultSettings(id=1))
     providers = [_demo_provider(session, spec) for spec in PROVIDERS]
-    create_staff_user(session, email="admin@demo.clinic", name="Clinic Admin",
-                      password=DEMO_PASSWORD, role=StaffRole.ADMIN)
-    create_staff_user(session, email="physio@demo.clinic", name=providers[0].name,
-                      password=DEMO_PASSWORD, role=StaffRole.PHYSIOTHERAPIST, provider=providers[0])
-    create_staff_user(session, email="marco@demo.clinic", name=providers[1].name,
-                      password=DEMO_PASSWORD, role=StaffRole.PHYSIOTHERAPIST, provider=providers[1])
+    create_staff_user(
+        session,
+        email="admin@demo.clinic",
+        name="Clinic Admin",
+        password=DEMO_PASSWORD,
+        role=StaffRole.ADMIN,
+    )
+    create_staff_user(
+        session,
+        email="physio@demo.clinic",
+        name=providers[0].name,
+        password=DEMO_PASSWORD,
+        role=StaffRole.PHYSIOTHERAPIST,
+        provider=providers[0],
+    )
+    create_staff_user(
+        session,
+        email="marco@demo.clinic",
+        name=providers[1].name,
+        password=DEMO_PASSWORD,
+        role=StaffRole.PHYSIOTHERAPIST,
+        provider=providers[1],
+    )
     return True
 
 
-def _demo_provider(session: Session, spec: dict) -> Provider:  # type: ignore[type-arg]
+def _demo_provider(session: Session, spec: dict[str, Any]) -> Provider:
     profession = spec["profession"]
     provider = Provider(
-        name=spec["name"], email=spec["email"], profession=profession,
-        designations=spec["designations"], college=COLLEGES[profession],
-        registration_number=spec["registration_number"], bio=spec["bio"], active=True,
+        name=spec["name"],
+        email=spec["email"],
+        profession=profession,
+        designations=spec["designations"],
+        college=COLLEGES[profession],
+        registration_number=spec["registration_number"],
+        bio=spec["bio"],
+        active=True,
         offers_free_consult=profession == Profession.PHYSIOTHERAPIST,
     )
     provider.weekly_hours = [WeeklyHours(weekday=d, starts=s, ends=e) for d, s, e in spec["hours"]]

@@ -56,15 +56,24 @@ def _start_server(folder: Path, socket_path: Path) -> None:
     socket_path.unlink(missing_ok=True)
     args = [
         str(redis_server_binary()),
-        "--port", "0",
-        "--unixsocket", str(socket_path),
-        "--unixsocketperm", "700",
-        "--daemonize", "yes",
-        "--save", "",
-        "--appendonly", "no",
-        "--dir", str(folder),
-        "--pidfile", str(folder / "redis.pid"),
-        "--logfile", str(folder / "redis.log"),
+        "--port",
+        "0",
+        "--unixsocket",
+        str(socket_path),
+        "--unixsocketperm",
+        "700",
+        "--daemonize",
+        "yes",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        str(folder),
+        "--pidfile",
+        str(folder / "redis.pid"),
+        "--logfile",
+        str(folder / "redis.log"),
     ]
     subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
     deadline = time.monotonic() + 10

@@ -44,8 +44,12 @@ class ConsultStatus(enum.StrEnum):
 
 
 # Statuses that hold a slot: a cancelled consult frees its slot for someone else.
-SLOT_HOLDING = (ConsultStatus.BOOKED, ConsultStatus.COMPLETED,
-                ConsultStatus.NO_SHOW_PATIENT, ConsultStatus.NO_SHOW_PROVIDER)
+SLOT_HOLDING = (
+    ConsultStatus.BOOKED,
+    ConsultStatus.COMPLETED,
+    ConsultStatus.NO_SHOW_PATIENT,
+    ConsultStatus.NO_SHOW_PROVIDER,
+)
 
 
 class StaffRole(enum.StrEnum):

@@ -60,10 +60,12 @@ def _fresh_database(sql_template: str, tmp_path: Path) -> str:
     if sql_template.startswith("postgresql"):
         engine = create_engine(sql_template)
         with engine.begin() as connection:
-            tables = connection.execute(text(
-                "SELECT string_agg(quote_ident(tablename), ', ') FROM pg_tables "
-                "WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
-            )).scalar()
+            tables = connection.execute(
+                text(
+                    "SELECT string_agg(quote_ident(tablename), ', ') FROM pg_tables "
+                    "WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
+                )
+            ).scalar()
             # TRUNCATE does not fire the audit table's append-only row triggers.
             connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
         engine.dispose()

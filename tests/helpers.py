@@ -23,8 +23,9 @@ def free_slots(client: Any, provider_id: int | None = None, days: int = 14) -> l
     return list(response.get_json()["slots"])
 
 
-def booking_payload(slot: dict[str, Any], email: str | None = None, **changes: Any
-                    ) -> dict[str, Any]:
+def booking_payload(
+    slot: dict[str, Any], email: str | None = None, **changes: Any
+) -> dict[str, Any]:
     payload: dict[str, Any] = {
         "provider_id": slot["provider_id"],
         "start": slot["start"],

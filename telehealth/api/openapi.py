@@ -19,9 +19,13 @@ def _json(schema_ref: str, description: str) -> dict[str, Any]:
     }
 
 
-BOOKING_ID = {"name": "booking_id", "in": "path", "required": True,
-              "schema": {"type": "integer", "minimum": 1}}
-MANAGE_AUTH = [{"manageCredential": []}]
+BOOKING_ID = {
+    "name": "booking_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "integer", "minimum": 1},
+}
+MANAGE_AUTH: list[dict[str, list[str]]] = [{"manageCredential": []}]
 
 SCHEMAS: dict[str, Any] = {
     "Error": {
@@ -41,8 +45,7 @@ SCHEMAS: dict[str, Any] = {
     },
     "Provider": {
         "type": "object",
-        "required": ["id", "name", "profession", "designations", "college",
-                     "registration_number"],
+        "required": ["id", "name", "profession", "designations", "college", "registration_number"],
         "properties": {
             "id": {"type": "integer"},
             "name": {"type": "string"},
@@ -114,51 +117,93 @@ SCHEMAS: dict[str, Any] = {
 def _paths() -> dict[str, Any]:
     rate_limited = _error_response("Too many requests from this client")
     return {
-        "/providers": {"get": {
-            "summary": "Active providers and their credentials",
-            "responses": {"200": {"description": "Providers", "content": {"application/json": {
-                "schema": {"type": "array", "items": {"$ref": "#/components/schemas/Provider"}}}}}},
-        }},
-        "/slots": {"get": {
-            "summary": "Free consult slots between two local days (inclusive)",
-            "parameters": [
-                {"name": "provider_id", "in": "query", "schema": {"type": "integer"}},
-                {"name": "from", "in": "query", "schema": {"type": "string", "format": "date"}},
-                {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"}},
-            ],
-            "responses": {"200": _json("Slots", "Free slots"),
-                          "422": _error_response("Bad dates or unknown provider")},
-        }},
-        "/bookings": {"post": {
-            "summary": "Book the free 20-minute consult",
-            "requestBody": {"required": True, "content": {"application/json": {
-                "schema": {"$ref": "#/components/schemas/BookingRequest"}}}},
-            "responses": {
-                "201": _json("Booking", "Booked; the links are also emailed"),
-                "400": _error_response("Body is not a JSON object"),
-                "409": _error_response("Slot taken, or this email already had its free consult"),
-                "415": _error_response("Not JSON"),
-                "422": _error_response("Per-field errors"),
-                "429": rate_limited,
-            },
-        }},
+        "/providers": {
+            "get": {
+                "summary": "Active providers and their credentials",
+                "responses": {
+                    "200": {
+                        "description": "Providers",
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "array",
+                                    "items": {"$ref": "#/components/schemas/Provider"},
+                                }
+                            }
+                        },
+                    }
+                },
+            }
+        },
+        "/slots": {
+            "get": {
+                "summary": "Free consult slots between two local days (inclusive)",
+                "parameters": [
+                    {"name": "provider_id", "in": "query", "schema": {"type": "integer"}},
+                    {"name": "from", "in": "query", "schema": {"type": "string", "format": "date"}},
+                    {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"}},
+                ],
+                "responses": {
+                    "200": _json("Slots", "Free slots"),
+                    "422": _error_response("Bad dates or unknown provider"),
+                },
+            }
+        },
+        "/bookings": {
+            "post": {
+                "summary": "Book the free 20-minute consult",
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {"$ref": "#/components/schemas/BookingRequest"}
+                        }
+                    },
+                },
+                "responses": {
+                    "201": _json("Booking", "Booked; the links are also emailed"),
+                    "400": _error_response("Body is not a JSON object"),
+                    "409": _error_response(
+                        "Slot taken, or this email already had its free consult"
+                    ),
+                    "415": _error_response("Not JSON"),
+                    "422": _error_response("Per-field errors"),
+                    "429": rate_limited,
+                },
+            }
+        },
         "/bookings/{booking_id}": {
             "parameters": [BOOKING_ID],
-            "get": {"summary": "A booking", "security": MANAGE_AUTH, "responses": {
-                "200": _json("Booking", "The booking"),
-                "401": _error_response("No manage credential"),
-                "404": _error_response("Unknown booking or wrong credential"),
-                "429": rate_limited}},
-            "delete": {"summary": "Cancel", "security": MANAGE_AUTH, "responses": {
-                "200": _json("Booking", "Cancelled"),
-                "401": _error_response("No manage credential"),
-                "404": _error_response("Unknown booking or wrong credential"),
-                "409": _error_response("Already started, ended or cancelled"),
-                "429": rate_limited}},
+            "get": {
+                "summary": "A booking",
+                "security": MANAGE_AUTH,
+                "responses": {
+                    "200": _json("Booking", "The booking"),
+                    "401": _error_response("No manage credential"),
+                    "404": _error_response("Unknown booking or wrong credential"),
+                    "429": rate_limited,
+                },
+            },
+            "delete": {
+                "summary": "Cancel",
+                "security": MANAGE_AUTH,
+                "responses": {
+                    "200": _json("Booking", "Cancelled"),
+                    "401": _error_response("No manage credential"),
+                    "404": _error_response("Unknown booking or wrong credential"),
+                    "409": _error_response("Already started, ended or cancelled"),
+                    "429": rate_limited,
+                },
+            },
             "patch": {
-                "summary": "Reschedule to another free slot", "security": MANAGE_AUTH,
-                "requestBody": {"required": True, "content": {"application/json": {
-                    "schema": {"$ref": "#/components/schemas/Reschedule"}}}},
+                "summary": "Reschedule to another free slot",
+                "security": MANAGE_AUTH,
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/Reschedule"}}
+                    },
+                },
                 "responses": {
                     "200": _json("Booking", "Moved"),
                     "400": _error_response("Body is not a JSON object"),
@@ -167,7 +212,9 @@ def _paths() -> dict[str, Any]:
                     "409": _error_response("Slot taken or booking not changeable"),
                     "415": _error_response("Not JSON"),
                     "422": _error_response("Bad start"),
-                    "429": rate_limited}},
+                    "429": rate_limited,
+                },
+            },
         },
     }
 
@@ -176,10 +223,13 @@ def openapi_document() -> dict[str, Any]:
     """The whole OpenAPI document."""
     return {
         "openapi": "3.1.0",
-        "info": {"title": "telehealth consult API", "version": "1.0.0",
-                 "description": "Book the clinic's free 20-minute virtual consult. "
-                                "Times are ISO 8601 with an offset; the clinic is in "
-                                "America/Toronto."},
+        "info": {
+            "title": "telehealth consult API",
+            "version": "1.0.0",
+            "description": "Book the clinic's free 20-minute virtual consult. "
+            "Times are ISO 8601 with an offset; the clinic is in "
+            "America/Toronto.",
+        },
         "servers": [{"url": "/api/v1"}],
         "paths": _paths(),
         "components": {

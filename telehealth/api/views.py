@@ -62,8 +62,9 @@ def _day_param(name: str, default: date) -> date:
     try:
         return date.fromisoformat(value)
     except ValueError as error:
-        raise ApiError(422, "invalid_query", "Dates must look like 2027-03-15.",
-                       {name: "Use YYYY-MM-DD."}) from error
+        raise ApiError(
+            422, "invalid_query", "Dates must look like 2027-03-15.", {name: "Use YYYY-MM-DD."}
+        ) from error
 
 
 def _slot_json(slot: Slot) -> dict[str, Any]:
@@ -81,9 +82,12 @@ def slots() -> Any:
     first = _day_param("from", today)
     last = _day_param("to", first + timedelta(days=6))
     if last < first or (last - first).days > MAX_SLOT_RANGE_DAYS:
-        raise ApiError(422, "invalid_query",
-                       f"'to' must be on or after 'from', at most {MAX_SLOT_RANGE_DAYS} days later.",
-                       {"to": "Choose a shorter range."})
+        raise ApiError(
+            422,
+            "invalid_query",
+            f"'to' must be on or after 'from', at most {MAX_SLOT_RANGE_DAYS} days later.",
+            {"to": "Choose a shorter range."},
+        )
     clinic = current_clinic()
     rules = clinic.consult_rules()
     with clinic.db.sessions() as session:
@@ -92,15 +96,21 @@ def slots() -> Any:
         if provider_id:
             chosen = [p for p in chosen if str(p.id) == provider_id]
             if not chosen:
-                raise ApiError(422, "unknown_provider", "No such provider offers the free consult.",
-                               {"provider_id": "Choose one of our physiotherapists."})
+                raise ApiError(
+                    422,
+                    "unknown_provider",
+                    "No such provider offers the free consult.",
+                    {"provider_id": "Choose one of our physiotherapists."},
+                )
         found = open_slots(session, chosen, rules, first, last, utcnow())
     return jsonify({"timezone": CLINIC_TZ.key, "slots": [_slot_json(s) for s in found]})
 
 
 def _json_payload() -> dict[str, Any]:
     if not request.is_json:
-        raise ApiError(415, "unsupported_media_type", "Send JSON with Content-Type: application/json.")
+        raise ApiError(
+            415, "unsupported_media_type", "Send JSON with Content-Type: application/json."
+        )
     payload = request.get_json(silent=True)
     if not isinstance(payload, dict):
         raise ApiError(400, "invalid_json", "The body must be a JSON object.")
@@ -111,8 +121,9 @@ def _refused(error: BookingRefused) -> ApiError:
     return ApiError(error.status, error.code, error.message, error.fields)
 
 
-def booking_json(booked: BookedConsult | Consult, join_url: str | None, manage_url: str | None
-                 ) -> dict[str, Any]:
+def booking_json(
+    booked: BookedConsult | Consult, join_url: str | None, manage_url: str | None
+) -> dict[str, Any]:
     consult = booked.consult if isinstance(booked, BookedConsult) else booked
     body: dict[str, Any] = {
         "id": consult.id,
@@ -152,7 +163,9 @@ def create_booking() -> Any:
 def _manage_credential() -> str:
     header = request.headers.get("Authorization", "")
     if not header.startswith("Bearer "):
-        raise ApiError(401, "unauthorized", "Send the manage credential as 'Authorization: Bearer'.")
+        raise ApiError(
+            401, "unauthorized", "Send the manage credential as 'Authorization: Bearer'."
+        )
     return header.removeprefix("Bearer ").strip()
 
 
@@ -195,12 +208,17 @@ def move_booking(booking_id: int) -> Any:
     _owned_consult(booking_id, credential)
     new_start = parse_start(_json_payload().get("start"))
     if new_start is None:
-        raise ApiError(422, "invalid_booking", "Some details need fixing.",
-                       {"start": "Choose a time (ISO 8601 with a UTC offset)."})
+        raise ApiError(
+            422,
+            "invalid_booking",
+            "Some details need fixing.",
+            {"start": "Choose a time (ISO 8601 with a UTC offset)."},
+        )
     clinic = current_clinic()
     try:
-        consult = reschedule_consult(clinic.db, credential, new_start,
-                                     rules=clinic.consult_rules(), now=utcnow())
+        consult = reschedule_consult(
+            clinic.db, credential, new_start, rules=clinic.consult_rules(), now=utcnow()
+        )
     except BookingRefused as error:
         raise _refused(error) from error
     _notify(consult.id, messages.reschedule_confirmation)
@@ -213,5 +231,3 @@ def _notify(consult_id: int, build: Any) -> None:
         consult = session.get(Consult, consult_id)
         if consult is not None:
             notices.send_notice(clinic, consult, request.url_root, build)
-
-

@@ -52,7 +52,8 @@ def group_by_day(
             continue
         seen.add(slot.start)
         day = slot.start.astimezone(CLINIC_TZ).date()
-        choice = SlotChoice(slot_value(slot), clock_time(slot.start),
-                            provider_names.get(slot.provider_id, ""))
+        choice = SlotChoice(
+            slot_value(slot), clock_time(slot.start), provider_names.get(slot.provider_id, "")
+        )
         days.setdefault(day, []).append(choice)
     return [DayOfSlots(day, day_heading(day), choices) for day, choices in sorted(days.items())]

@@ -31,17 +31,17 @@ REMINDERS = (
 
 def _due_ids(clinic: Clinic, kind: ReminderKind, now: datetime) -> list[int]:
     lead = timedelta(hours=kind.hours_before)
-    query = select(Consult.id).where(
+    query = select(Consult.id, Consult.starts_at, Consult.created_at).where(
         Consult.status == ConsultStatus.BOOKED,
         Consult.is_probe.is_(False),
         kind.column.is_(None),
         Consult.starts_at > now,
         Consult.starts_at <= now + lead,
-        # Someone who booked inside the window already has the confirmation email.
-        Consult.created_at <= Consult.starts_at - lead,
     )
     with clinic.db.sessions() as session:
-        return list(session.scalars(query))
+        rows = session.execute(query).all()
+    # Someone who booked inside the window already has the confirmation email.
+    return [consult_id for consult_id, starts, created in rows if created <= starts - lead]
 
 
 def _claim(clinic: Clinic, kind: ReminderKind, consult_id: int, now: datetime) -> bool:

@@ -16,6 +16,12 @@ def purge_expired(session: Session, cutoff: datetime) -> tuple[int, int]:
     consults = session.execute(delete(Consult).where(Consult.ends_at < cutoff)).rowcount  # type: ignore[attr-defined]
     orphaned = select(Patient.id).where(~exists().where(Consult.patient_id == Patient.id))
     patients = session.execute(delete(Patient).where(Patient.id.in_(orphaned))).rowcount  # type: ignore[attr-defined]
-    audit.record(session, "system", "retention.purged", consults=consults, patients=patients,
-                 cutoff=cutoff.isoformat())
+    audit.record(
+        session,
+        "system",
+        "retention.purged",
+        consults=consults,
+        patients=patients,
+        cutoff=cutoff.isoformat(),
+    )
     return consults, patients

@@ -181,8 +181,14 @@ def had_free_consult(session: Session, patient_id: int, since: datetime) -> bool
 
 
 def _new_consult(
-    provider: Provider, patient: Patient, start: datetime, request: BookingRequest,
-    rules: ConsultRules, consent_version: str, now: datetime, secret_key: str,
+    provider: Provider,
+    patient: Patient,
+    start: datetime,
+    request: BookingRequest,
+    rules: ConsultRules,
+    consent_version: str,
+    now: datetime,
+    secret_key: str,
     is_probe: bool = False,
 ) -> tuple[Consult, Credentials]:
     join_nonce, manage_nonce = new_nonce(), new_nonce()
@@ -255,13 +261,26 @@ def book_consult(
                     "patient.email",
                 )
             consult, credentials = _new_consult(
-                provider, patient, start, request, rules, consent_version, now, secret_key,
+                provider,
+                patient,
+                start,
+                request,
+                rules,
+                consent_version,
+                now,
+                secret_key,
                 is_probe,
             )
             session.add(consult)
             session.flush()
-            audit.record(session, actor, "booking.created", consult.id,
-                         provider_id=provider.id, start=start.isoformat())
+            audit.record(
+                session,
+                actor,
+                "booking.created",
+                consult.id,
+                provider_id=provider.id,
+                start=start.isoformat(),
+            )
             return BookedConsult(consult, credentials)
 
     booked: BookedConsult = _retrying_writes(attempt)
@@ -298,7 +317,11 @@ def cancel_consult(db: Database, manage_credential: str, now: datetime) -> Consu
 
 
 def reschedule_consult(
-    db: Database, manage_credential: str, new_start: datetime, *, rules: ConsultRules,
+    db: Database,
+    manage_credential: str,
+    new_start: datetime,
+    *,
+    rules: ConsultRules,
     now: datetime,
 ) -> Consult:
     """Move a consult: one UPDATE takes the new slot and frees the old one together."""
@@ -323,8 +346,14 @@ def reschedule_consult(
                     reminder_1h_at=None,
                 )
             )
-            audit.record(session, "patient", "booking.rescheduled", consult.id,
-                         old_start=old_start.isoformat(), new_start=new_start.isoformat())
+            audit.record(
+                session,
+                "patient",
+                "booking.rescheduled",
+                consult.id,
+                old_start=old_start.isoformat(),
+                new_start=new_start.isoformat(),
+            )
             session.refresh(consult)
             return consult
 
@@ -339,7 +368,8 @@ def _changeable(session: Session, manage_credential: str, now: datetime) -> Cons
         raise BookingRefused(404, "not_found", "We could not find that booking.")
     if not can_change(consult, now):
         raise BookingRefused(
-            409, "not_changeable",
+            409,
+            "not_changeable",
             "This consult has already started, ended or been cancelled, so it cannot be changed.",
         )
     return consult

@@ -73,8 +73,7 @@ def _day_param(value: str | None, today: date) -> date | None:
     return max(chosen, today) if chosen else None
 
 
-def _slot_page_context(provider_choice: str, week: date | None, day: date | None
-                       ) -> dict[str, Any]:
+def _slot_page_context(provider_choice: str, week: date | None, day: date | None) -> dict[str, Any]:
     """A week of days to choose from, and the free times of the chosen day."""
     clinic = current_clinic()
     today = utcnow().astimezone(CLINIC_TZ).date()
@@ -84,8 +83,9 @@ def _slot_page_context(provider_choice: str, week: date | None, day: date | None
         everyone = consult_providers(db_session)
         names = {p.id: p.name for p in everyone}
         chosen = [p for p in everyone if str(p.id) == provider_choice] or everyone
-        slots = open_slots(db_session, chosen, clinic.consult_rules(), first_day, last_day,
-                           utcnow())
+        slots = open_slots(
+            db_session, chosen, clinic.consult_rules(), first_day, last_day, utcnow()
+        )
     days = group_by_day(slots, names, one_per_time=len(chosen) > 1)
     selected = next((d for d in days if d.day == day), days[0] if days else None)
     return {
@@ -96,7 +96,8 @@ def _slot_page_context(provider_choice: str, week: date | None, day: date | None
         "first_day": first_day,
         "range_label": f"{day_heading(first_day)} to {day_heading(last_day)}",
         "previous_week": max(first_day - timedelta(days=DAYS_SHOWN), today)
-        if first_day > today else None,
+        if first_day > today
+        else None,
         "next_week": first_day + timedelta(days=DAYS_SHOWN),
         "conditions": CONDITIONS,
     }
@@ -106,28 +107,41 @@ def _slot_page_context(provider_choice: str, week: date | None, day: date | None
 def book() -> str:
     """Pick a provider (or first available) and a time, then give your details."""
     today = utcnow().astimezone(CLINIC_TZ).date()
-    context = _slot_page_context(request.args.get("provider", "any"),
-                                 _day_param(request.args.get("week"), today),
-                                 _day_param(request.args.get("day"), today))
+    context = _slot_page_context(
+        request.args.get("provider", "any"),
+        _day_param(request.args.get("week"), today),
+        _day_param(request.args.get("day"), today),
+    )
     return render_template("book.html", form={}, errors={}, **context)
 
 
 def _payload_from_form(form: Any) -> dict[str, Any]:
     provider_id, _, start = form.get("slot", "").partition("|")
-    reason = form.get("reason_other", "").strip() if form.get("reason") == "other" else form.get(
-        "reason", "")
+    reason = (
+        form.get("reason_other", "").strip()
+        if form.get("reason") == "other"
+        else form.get("reason", "")
+    )
     return {
         "provider_id": provider_id,
         "start": start,
-        "patient": {"name": form.get("name", ""), "email": form.get("email", ""),
-                    "phone": form.get("phone", "")},
+        "patient": {
+            "name": form.get("name", ""),
+            "email": form.get("email", ""),
+            "phone": form.get("phone", ""),
+        },
         "reason": reason,
         "consent": form.get("consent") == "yes",
     }
 
 
-FIELD_ALIASES = {"provider_id": "slot", "start": "slot", "patient.name": "name",
-                 "patient.email": "email", "patient.phone": "phone"}
+FIELD_ALIASES = {
+    "provider_id": "slot",
+    "start": "slot",
+    "patient.name": "name",
+    "patient.email": "email",
+    "patient.phone": "phone",
+}
 
 
 def _form_errors(fields: dict[str, str]) -> dict[str, str]:
@@ -150,17 +164,21 @@ def book_submit() -> Any:
         field = "slot" if error.code == "slot_taken" else "email"
         return _book_again(form, {field: error.message}, error.status)
     consult = booked.consult
-    session[CONFIRMED_SESSION_KEY] = {"consult_id": consult.id,
-                                      "join": booked.credentials.join,
-                                      "manage": booked.credentials.manage}
+    session[CONFIRMED_SESSION_KEY] = {
+        "consult_id": consult.id,
+        "join": booked.credentials.join,
+        "manage": booked.credentials.manage,
+    }
     return redirect(url_for("booking.confirmed"), code=303)
 
 
 def _book_again(form: Any, errors: dict[str, str], status: int) -> tuple[str, int]:
     today = utcnow().astimezone(CLINIC_TZ).date()
-    context = _slot_page_context(form.get("provider", "any"),
-                                 _day_param(form.get("week"), today),
-                                 _day_param(form.get("day"), today))
+    context = _slot_page_context(
+        form.get("provider", "any"),
+        _day_param(form.get("week"), today),
+        _day_param(form.get("day"), today),
+    )
     return render_template("book.html", form=form, errors=errors, **context), status
 
 
@@ -196,9 +214,12 @@ def manage_entry(credential: str) -> Any:
     with current_clinic().db.sessions() as db_session:
         consult = consult_by_credential(db_session, "manage", credential)
     if consult is None:
-        return render_template("error.html", title="Booking not found",
-                               message="We could not find that booking. Check the link in "
-                                       "your email, or call the clinic."), 404
+        return render_template(
+            "error.html",
+            title="Booking not found",
+            message="We could not find that booking. Check the link in "
+            "your email, or call the clinic.",
+        ), 404
     session[MANAGE_SESSION_KEY] = credential
     return redirect(url_for("booking.manage"), code=303)
 
@@ -219,15 +240,26 @@ def manage() -> Any:
     """The patient's booking: cancel it, or move it to another time."""
     found = _managed_consult()
     if found is None:
-        return render_template("error.html", title="Booking not found",
-                               message="Open the manage link from your confirmation email."), 404
+        return render_template(
+            "error.html",
+            title="Booking not found",
+            message="Open the manage link from your confirmation email.",
+        ), 404
     _, consult = found
     today = utcnow().astimezone(CLINIC_TZ).date()
-    context = _slot_page_context(str(consult.provider_id),
-                                 _day_param(request.args.get("week"), today),
-                                 _day_param(request.args.get("day"), today))
-    return render_template("manage.html", consult=consult, changeable=can_change(consult, utcnow()),
-                           notice=request.args.get("done"), errors={}, **context)
+    context = _slot_page_context(
+        str(consult.provider_id),
+        _day_param(request.args.get("week"), today),
+        _day_param(request.args.get("day"), today),
+    )
+    return render_template(
+        "manage.html",
+        consult=consult,
+        changeable=can_change(consult, utcnow()),
+        notice=request.args.get("done"),
+        errors={},
+        **context,
+    )
 
 
 @bp.post("/manage/cancel")
@@ -262,14 +294,21 @@ def manage_reschedule() -> Any:
     else:
         clinic = current_clinic()
         try:
-            consult = reschedule_consult(clinic.db, credential, new_start,
-                                         rules=clinic.consult_rules(), now=utcnow())
+            consult = reschedule_consult(
+                clinic.db, credential, new_start, rules=clinic.consult_rules(), now=utcnow()
+            )
         except BookingRefused as error:
             error_message = error.message
     if error_message:
         context = _slot_page_context(str(consult.provider_id), None, None)
-        return render_template("manage.html", consult=consult, changeable=True, notice=None,
-                               errors={"slot": error_message}, **context), 409
+        return render_template(
+            "manage.html",
+            consult=consult,
+            changeable=True,
+            notice=None,
+            errors={"slot": error_message},
+            **context,
+        ), 409
     _email_patient(consult.id, messages.reschedule_confirmation)
     return redirect(url_for("booking.manage", done="moved"), code=303)
 

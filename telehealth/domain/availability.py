@@ -98,12 +98,12 @@ def free_slots(
     earliest = now_utc + rules.minimum_notice
     latest = now_utc + rules.horizon
     busy = _BusyTimes.of(time_off, booked, rules.buffer)
+    length = rules.length
     slots: list[Slot] = []
     for opens, closes in _opening_hours(hours, first_day, last_day, tz):
-        for start in _slot_starts(opens, closes, rules, earliest, latest):
-            end = start + rules.length
-            if not busy.overlaps(start, end):
-                slots.append(Slot(start, end, provider_id))
+        starts = _slot_starts(opens, closes, rules, earliest, latest)
+        slots.extend(Slot(start, start + length, provider_id)
+                     for start in busy.free_starts(starts, length))
     return slots
 
 
@@ -181,14 +181,14 @@ def _wall(moment: time) -> time:
 
 
 def _wall_clock_instant(day: date, wall: time, tz: ZoneInfo) -> datetime:
-    # fold=0 (see module docstring): the UTC conversion always lands on a real instant.
-    local = datetime.combine(day, _wall(wall), tzinfo=tz)
-    return local.astimezone(UTC)
+    # `wall` is naive with fold=0 (see module docstring), so the UTC conversion always
+    # lands on a real instant.
+    return datetime.combine(day, wall, tzinfo=tz).astimezone(UTC)
 
 
 def _slot_starts(
     opens: datetime, closes: datetime, rules: ConsultRules, earliest: datetime, latest: datetime
-) -> Iterator[datetime]:
+) -> list[datetime]:
     """Starts on the window's grid that fit before closing and lie in [earliest, latest]."""
     step = rules.length + rules.buffer
     start = opens
@@ -197,9 +197,11 @@ def _slot_starts(
         # anchored at opening time so slots read the same whenever a patient looks.
         start = opens + step * -((opens - earliest) // step)
     last_start = min(closes - rules.length, latest)
+    starts: list[datetime] = []
     while start <= last_start:
-        yield start
+        starts.append(start)
         start += step
+    return starts
 
 
 # --- busy times -------------------------------------------------------------------------
@@ -220,11 +222,20 @@ class _BusyTimes:
         spans += [_utc_span(interval, buffer) for interval in booked]
         return cls(_merged(spans))
 
-    def overlaps(self, start: datetime, end: datetime) -> bool:
-        """True when [start, end) shares any instant with a busy span."""
-        # The first span ending after `start` is the only one that can overlap.
-        i = bisect_right(self._ends, start)
-        return i < len(self._starts) and self._starts[i] < end
+    def free_starts(self, starts: Sequence[datetime], length: timedelta) -> Iterator[datetime]:
+        """The ascending starts whose consult, [start, start + length), meets no busy span."""
+        if not starts:
+            return
+        busy_starts, busy_ends = self._starts, self._ends
+        # Only the first span ending after a start can overlap its consult; bisect once,
+        # then walk forward since both the starts and the spans are in time order.
+        i = bisect_right(busy_ends, starts[0])
+        count = len(busy_ends)
+        for start in starts:
+            while i < count and busy_ends[i] <= start:
+                i += 1
+            if i == count or busy_starts[i] >= start + length:
+                yield start
 
 
 def _utc_span(interval: Interval, padding: timedelta = timedelta(0)) -> tuple[datetime, datetime]:
@@ -247,6 +258,8 @@ def _merged(spans: list[tuple[datetime, datetime]]) -> list[tuple[datetime, date
 
 
 def _as_utc(moment: datetime, what: str) -> datetime:
+    if moment.tzinfo is UTC:
+        return moment  # what the database hands back; skip the conversion
     # A naive time would silently be read in the server's zone; refuse it instead.
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError(f"{what} must be timezone-aware, got {moment!r}")

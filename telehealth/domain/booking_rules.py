@@ -76,7 +76,8 @@ def _text(payload: dict[str, Any], key: str) -> str:
 
 def parse_booking(payload: dict[str, Any]) -> BookingRequest:
     """Turn an API or form payload into a BookingRequest, or raise InvalidBooking."""
-    patient = payload.get("patient") if isinstance(payload.get("patient"), dict) else {}
+    given = payload.get("patient")
+    patient: dict[str, Any] = given if isinstance(given, dict) else {}
     errors: dict[str, str] = {}
 
     provider_id = payload.get("provider_id")

@@ -56,9 +56,7 @@ def consult_invite(
     event.add("organizer", _calendar_address(organizer_email, organizer_name))
     event.add(
         "attendee",
-        _calendar_address(
-            attendee_email, attendee_name, ROLE="REQ-PARTICIPANT", RSVP="FALSE"
-        ),
+        _calendar_address(attendee_email, attendee_name, ROLE="REQ-PARTICIPANT", RSVP="FALSE"),
     )
     if method == "REQUEST":
         event.add_component(_heads_up_alarm())

@@ -46,9 +46,7 @@ class Phase(StrEnum):
         return self in _TERMINAL
 
 
-_TERMINAL = frozenset(
-    {Phase.ENDED, Phase.NO_SHOW_PATIENT, Phase.NO_SHOW_PROVIDER, Phase.CANCELLED}
-)
+_TERMINAL = frozenset({Phase.ENDED, Phase.NO_SHOW_PATIENT, Phase.NO_SHOW_PROVIDER, Phase.CANCELLED})
 
 
 class Side(StrEnum):
@@ -200,9 +198,7 @@ def due_warnings(
     """Seconds-left warnings to announce now (at most one), skipping any already sent."""
     if c.phase is not Phase.IN_CALL or c.call_ends_at is None or now >= c.call_ends_at:
         return []
-    passed = [
-        int(w.total_seconds()) for w in rules.warnings if now >= c.call_ends_at - w
-    ]
+    passed = [int(w.total_seconds()) for w in rules.warnings if now >= c.call_ends_at - w]
     if not passed:
         return []
     # A late tick announces only the nearest warning: "5 minutes left" with 30 s to go misleads.

@@ -55,4 +55,6 @@ def create_staff_user(
 
 
 def staff_by_email(session: Session, email: str) -> StaffUser | None:
-    return session.scalars(select(StaffUser).where(StaffUser.email == email.strip().lower())).first()
+    return session.scalars(
+        select(StaffUser).where(StaffUser.email == email.strip().lower())
+    ).first()

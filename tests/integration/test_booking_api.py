@@ -77,15 +77,26 @@ def test_one_free_consult_per_email(demo_clinic, client):
 
 
 def test_bad_input_gets_422_with_per_field_errors(demo_clinic, client):
-    response = client.post("/api/v1/bookings", json={
-        "provider_id": 1, "start": "2027-03-15T09:00:00",  # no offset
-        "patient": {"name": "", "email": "not-an-email", "phone": "12"},
-        "reason": "", "consent": False,
-    })
+    response = client.post(
+        "/api/v1/bookings",
+        json={
+            "provider_id": 1,
+            "start": "2027-03-15T09:00:00",  # no offset
+            "patient": {"name": "", "email": "not-an-email", "phone": "12"},
+            "reason": "",
+            "consent": False,
+        },
+    )
     assert response.status_code == 422
     fields = response.get_json()["error"]["fields"]
-    assert set(fields) >= {"start", "patient.name", "patient.email", "patient.phone", "reason",
-                           "consent"}
+    assert set(fields) >= {
+        "start",
+        "patient.name",
+        "patient.email",
+        "patient.phone",
+        "reason",
+        "consent",
+    }
 
 
 def test_off_grid_time_is_refused(demo_clinic, client):
@@ -131,9 +142,12 @@ def test_cancel_frees_the_slot(demo_clinic, client):
 
 def test_reschedule_moves_to_new_slot_and_frees_old(demo_clinic, client):
     body, auth = _book(client)
-    new_slot = [s for s in free_slots(client, body["provider_id"]) if s["start"] != body["start"]][3]
-    response = client.patch(f"/api/v1/bookings/{body['id']}", headers=auth,
-                            json={"start": new_slot["start"]})
+    new_slot = [s for s in free_slots(client, body["provider_id"]) if s["start"] != body["start"]][
+        3
+    ]
+    response = client.patch(
+        f"/api/v1/bookings/{body['id']}", headers=auth, json={"start": new_slot["start"]}
+    )
     assert response.status_code == 200
     assert response.get_json()["start"] == new_slot["start"]
     starts = [s["start"] for s in free_slots(client, body["provider_id"])]
@@ -144,29 +158,39 @@ def test_reschedule_onto_a_taken_slot_keeps_the_old_one(demo_clinic, client):
     body, auth = _book(client)
     other = [s for s in free_slots(client, body["provider_id"])][2]
     assert client.post("/api/v1/bookings", json=booking_payload(other)).status_code == 201
-    response = client.patch(f"/api/v1/bookings/{body['id']}", headers=auth,
-                            json={"start": other["start"]})
+    response = client.patch(
+        f"/api/v1/bookings/{body['id']}", headers=auth, json={"start": other["start"]}
+    )
     assert response.status_code == 409
-    assert client.get(f"/api/v1/bookings/{body['id']}", headers=auth).get_json()["start"] == \
-        body["start"]
+    assert (
+        client.get(f"/api/v1/bookings/{body['id']}", headers=auth).get_json()["start"]
+        == body["start"]
+    )
 
 
 def test_wrong_manage_credential_gets_404(demo_clinic, client):
     body, _ = _book(client)
-    response = client.delete(f"/api/v1/bookings/{body['id']}",
-                             headers={"Authorization": "Bearer " + "A" * 43})
+    response = client.delete(
+        f"/api/v1/bookings/{body['id']}", headers={"Authorization": "Bearer " + "A" * 43}
+    )
     assert response.status_code == 404
 
 
 def test_booking_cancel_and_reschedule_are_audited(demo_clinic, client, clinic):
     body, auth = _book(client)
-    new_slot = [s for s in free_slots(client, body["provider_id"]) if s["start"] != body["start"]][1]
+    new_slot = [s for s in free_slots(client, body["provider_id"]) if s["start"] != body["start"]][
+        1
+    ]
     client.patch(f"/api/v1/bookings/{body['id']}", headers=auth, json={"start": new_slot["start"]})
     client.delete(f"/api/v1/bookings/{body['id']}", headers=auth)
     with clinic.db.sessions() as session:
-        actions = list(session.scalars(
-            select(AuditEvent.action).where(AuditEvent.consult_id == body["id"])
-            .order_by(AuditEvent.id)))
+        actions = list(
+            session.scalars(
+                select(AuditEvent.action)
+                .where(AuditEvent.consult_id == body["id"])
+                .order_by(AuditEvent.id)
+            )
+        )
         consult = session.get(Consult, body["id"])
     assert actions == ["booking.created", "booking.rescheduled", "booking.cancelled"]
     assert consult.ics_sequence == 2

@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from telehealth.domain.availability import (
     CLINIC_TZ,
@@ -56,8 +58,14 @@ def slots_on(
     last_day: date | None = None,
 ) -> list[Slot]:
     return free_slots(
-        PROVIDER, morning() if hours is None else hours, time_off, booked, rules,
-        day, last_day or day, now or week_before(day),
+        PROVIDER,
+        morning() if hours is None else hours,
+        time_off,
+        booked,
+        rules,
+        day,
+        last_day or day,
+        now or week_before(day),
     )
 
 
@@ -108,7 +116,8 @@ def test_slots_cover_every_day_in_range_sorted_even_when_hours_are_out_of_order(
     assert [s.start for s in slots] == sorted(s.start for s in slots)
     assert len(slots) == 6
     assert {s.start.astimezone(CLINIC_TZ).date() for s in slots} == {
-        TUESDAY, TUESDAY + timedelta(days=1)
+        TUESDAY,
+        TUESDAY + timedelta(days=1),
     }
 
 
@@ -136,12 +145,14 @@ def test_booked_consult_and_its_buffer_remove_slots() -> None:
     off_grid = Interval(local(TUESDAY, 10, 5), local(TUESDAY, 10, 25))
 
     assert local_times(slots_on(TUESDAY, booked=[on_grid])) == [
-        "09:00", "09:30", "10:30", "11:00", "11:30"
+        "09:00",
+        "09:30",
+        "10:30",
+        "11:00",
+        "11:30",
     ]
     # 10:05-10:25 plus ten minutes either side reaches 10:35, so 10:30 is gone too.
-    assert local_times(slots_on(TUESDAY, booked=[off_grid])) == [
-        "09:00", "09:30", "11:00", "11:30"
-    ]
+    assert local_times(slots_on(TUESDAY, booked=[off_grid])) == ["09:00", "09:30", "11:00", "11:30"]
 
 
 def test_buffer_before_a_booking_removes_the_slot_that_would_run_into_it() -> None:
@@ -151,15 +162,17 @@ def test_buffer_before_a_booking_removes_the_slot_that_would_run_into_it() -> No
 
 
 def test_bookings_are_compared_as_instants_whatever_their_zone() -> None:
-    in_utc = Interval(datetime(2027, 3, 16, 14, 0, tzinfo=UTC),
-                      datetime(2027, 3, 16, 14, 20, tzinfo=UTC))
+    in_utc = Interval(
+        datetime(2027, 3, 16, 14, 0, tzinfo=UTC), datetime(2027, 3, 16, 14, 20, tzinfo=UTC)
+    )
 
     assert "10:00" not in local_times(slots_on(TUESDAY, booked=[in_utc]))
 
 
 def test_bookings_on_other_days_do_not_matter() -> None:
-    elsewhere = Interval(local(TUESDAY, 10) - timedelta(days=1),
-                         local(TUESDAY, 10, 20) - timedelta(days=1))
+    elsewhere = Interval(
+        local(TUESDAY, 10) - timedelta(days=1), local(TUESDAY, 10, 20) - timedelta(days=1)
+    )
 
     assert len(slots_on(TUESDAY, booked=[elsewhere])) == 6
 
@@ -169,8 +182,12 @@ def test_time_off_removes_slots() -> None:
     whole_day = Interval(*local_day_bounds(TUESDAY))
     ten_past = Interval(local(TUESDAY, 8), local(TUESDAY, 9, 10))
 
-    assert local_times(slots_on(TUESDAY, time_off=[late_start])) == ["09:00", "09:30", "11:00",
-                                                                     "11:30"]
+    assert local_times(slots_on(TUESDAY, time_off=[late_start])) == [
+        "09:00",
+        "09:30",
+        "11:00",
+        "11:30",
+    ]
     assert slots_on(TUESDAY, time_off=[whole_day]) == []
     assert local_times(slots_on(TUESDAY, time_off=[ten_past]))[0] == "09:30"
 
@@ -222,6 +239,46 @@ def test_no_slots_when_range_is_empty() -> None:
     assert slots_on(TUESDAY, last_day=TUESDAY - timedelta(days=1)) == []
 
 
+def overlaps(a_start: datetime, a_end: datetime, b_start: datetime, b_end: datetime) -> bool:
+    return a_start < b_end and b_start < a_end
+
+
+minutes_into_day = st.integers(min_value=8 * 60, max_value=13 * 60)
+stretches = st.lists(st.tuples(minutes_into_day, st.integers(1, 90)), max_size=8)
+
+
+@settings(max_examples=200, deadline=None)
+@given(booked_at=stretches, away_at=stretches, now_minute=st.integers(0, 12 * 60))
+def test_slots_match_a_plain_check_of_every_grid_time(
+    booked_at: list[tuple[int, int]], away_at: list[tuple[int, int]], now_minute: int
+) -> None:
+    def spans(pairs: list[tuple[int, int]]) -> list[Interval]:
+        midnight = local(TUESDAY, 0)
+        return [
+            Interval(midnight + timedelta(minutes=m), midnight + timedelta(minutes=m + n))
+            for m, n in pairs
+        ]
+
+    booked, away = spans(booked_at), spans(away_at)
+    now = local(TUESDAY, 0) + timedelta(minutes=now_minute)
+    grid = [local(TUESDAY, 9) + STEP * k for k in range(6)]
+    expected = [
+        start
+        for start in grid
+        if start >= now + RULES.minimum_notice
+        and not any(overlaps(start, start + RULES.length, t.start, t.end) for t in away)
+        and not any(
+            overlaps(start, start + RULES.length, b.start - RULES.buffer, b.end + RULES.buffer)
+            for b in booked
+        )
+    ]
+
+    slots = slots_on(TUESDAY, time_off=away, booked=booked, now=now)
+
+    assert [s.start for s in slots] == expected
+    assert all(bookable(start, away, booked, now) == (start in expected) for start in grid)
+
+
 # --- daylight saving time ---------------------------------------------------------------
 
 
@@ -261,8 +318,18 @@ def test_night_window_on_fall_back_day_has_five_real_hours() -> None:
     assert slots[-1].end <= datetime(2027, 11, 7, 9, 0, tzinfo=UTC)
     assert len(slots) == 10  # five real hours at one consult per 30 minutes
     # 1:00 and 1:30 happen twice, first in EDT then in EST.
-    assert local_times(slots) == ["00:00", "00:30", "01:00", "01:30", "01:00", "01:30",
-                                  "02:00", "02:30", "03:00", "03:30"]
+    assert local_times(slots) == [
+        "00:00",
+        "00:30",
+        "01:00",
+        "01:30",
+        "01:00",
+        "01:30",
+        "02:00",
+        "02:30",
+        "03:00",
+        "03:30",
+    ]
     assert_evenly_spaced(slots)
 
 
