@@ -102,8 +102,9 @@ def free_slots(
     slots: list[Slot] = []
     for opens, closes in _opening_hours(hours, first_day, last_day, tz):
         starts = _slot_starts(opens, closes, rules, earliest, latest)
-        slots.extend(Slot(start, start + length, provider_id)
-                     for start in busy.free_starts(starts, length))
+        slots.extend(
+            Slot(start, start + length, provider_id) for start in busy.free_starts(starts, length)
+        )
     return slots
 
 
