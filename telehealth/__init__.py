@@ -43,6 +43,7 @@ def _limiter_storage(redis_url: str) -> str:
 def _init_extensions(app: Flask, redis_url: str) -> None:
     from . import access_log, errors, security, signaling
     from .extensions import csrf, limiter
+    from .staff import auth
 
     app.config.setdefault("RATELIMIT_STORAGE_URI", _limiter_storage(redis_url))
     app.config.setdefault("RATELIMIT_STRATEGY", "fixed-window")
@@ -51,17 +52,22 @@ def _init_extensions(app: Flask, redis_url: str) -> None:
     security.init_app(app)
     errors.init_app(app)
     access_log.init_app(app)
+    auth.init_app(app)
     signaling.init_app(app, redis_url)
 
 
 def _register_blueprints(app: Flask) -> None:
     from .api.views import bp as api_bp
     from .booking.views import bp as booking_bp
+    from .consult.views import bp as consult_bp
     from .health import bp as health_bp
+    from .staff.views import bp as staff_bp
 
     app.register_blueprint(health_bp)
     app.register_blueprint(booking_bp)
     app.register_blueprint(api_bp, url_prefix="/api/v1")
+    app.register_blueprint(consult_bp)
+    app.register_blueprint(staff_bp)
 
 
 def _register_template_helpers(app: Flask) -> None:

@@ -17,6 +17,7 @@ from .domain.availability import ConsultRules
 from .embedded_redis import ensure_embedded_redis
 from .models import ConsultSettings
 from .notify.mailer import Mailer, mailer_from_config
+from .sessions import ClockRules, LiveConsultStore
 
 
 def resolve_redis_url(configured: str, instance_path: Path) -> str:
@@ -36,6 +37,21 @@ def redis_client(url: str) -> redis.Redis:
     )
 
 
+def clock_rules(config: dict[str, Any]) -> ClockRules:
+    """The live consult's clock from config (seconds, so tests can shrink it)."""
+    warnings = tuple(
+        timedelta(seconds=float(w)) for w in str(config["CALL_WARNING_SECONDS"]).split(",") if w
+    )
+    return ClockRules(
+        length=timedelta(seconds=config["CALL_LENGTH_SECONDS"]),
+        warnings=warnings,
+        grace=timedelta(seconds=config["CALL_GRACE_SECONDS"]),
+        lobby_opens=timedelta(seconds=config["LOBBY_OPENS_SECONDS"]),
+        rejoin_window=timedelta(seconds=config["REJOIN_WINDOW_SECONDS"]),
+        no_show_after=timedelta(seconds=config["NO_SHOW_SECONDS"]),
+    )
+
+
 @dataclass
 class Clinic:
     config: dict[str, Any]
@@ -43,16 +59,19 @@ class Clinic:
     redis: redis.Redis
     redis_url: str
     mailer: Mailer
+    live: LiveConsultStore
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Clinic:
         redis_url = resolve_redis_url(config["REDIS_URL"], Path(config["INSTANCE_PATH"]))
+        client = redis_client(redis_url)
         return cls(
             config=config,
             db=Database(config["DATABASE_URL"]),
-            redis=redis_client(redis_url),
+            redis=client,
             redis_url=redis_url,
             mailer=mailer_from_config(config["SMTP_URL"], Path(config["OUTBOX_PATH"])),
+            live=LiveConsultStore(client, clock_rules(config)),
         )
 
     def consult_rules(self) -> ConsultRules:

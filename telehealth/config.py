@@ -80,6 +80,22 @@ class Config:
         self.SESSION_COOKIE_SAMESITE = "Lax"
         self.PERMANENT_SESSION_LIFETIME = _int("STAFF_IDLE_MINUTES", 30) * 60
         self.WTF_CSRF_TIME_LIMIT = None
+        # The live consult's clock; tests shrink these to seconds.
+        self.CALL_LENGTH_SECONDS = _float("CALL_LENGTH_SECONDS", 20 * 60)
+        self.CALL_WARNING_SECONDS = os.environ.get("CALL_WARNING_SECONDS", "300,60")
+        self.CALL_GRACE_SECONDS = _float("CALL_GRACE_SECONDS", 5)
+        self.LOBBY_OPENS_SECONDS = _float("LOBBY_OPENS_SECONDS", 10 * 60)
+        self.NO_SHOW_SECONDS = _float("NO_SHOW_SECONDS", 10 * 60)
+        self.REJOIN_WINDOW_SECONDS = _float("REJOIN_WINDOW_SECONDS", 2 * 60)
+        self.CLOCK_TICK_SECONDS = _float("CLOCK_TICK_SECONDS", 0.5)
+        # ICE: STUN/TURN URLs (comma separated) and coturn's use-auth-secret.
+        self.STUN_URLS = os.environ.get("STUN_URLS", "")
+        self.TURN_URLS = os.environ.get("TURN_URLS", "")
+        self.TURN_SECRET = os.environ.get("TURN_SECRET", "")
+        self.TURN_TTL_SECONDS = min(_int("TURN_TTL_SECONDS", 3600), 3600)
+        self.SOCKET_EVENTS_PER_SECOND = _float("SOCKET_EVENTS_PER_SECOND", 20)
+        self.SOCKET_EVENT_BURST = _float("SOCKET_EVENT_BURST", 60)
+        self.MEDIA_SERVICE_TOKEN = os.environ.get("MEDIA_SERVICE_TOKEN", "")
         self.TESTING = False
         for key, value in overrides.items():
             setattr(self, key, value)

@@ -29,6 +29,18 @@ def reminder_loop(app: Flask, root_url: str) -> None:
         time.sleep(interval)
 
 
+def start_background_duties(app: Flask, root_url: str) -> Any:
+    """The consult clock and the reminder sender of this process."""
+    from .extensions import socketio
+    from .signaling.clock import ConsultClock
+
+    clock = ConsultClock(socketio, app.extensions["clinic"], app.config["CLOCK_TICK_SECONDS"])
+    socketio.start_background_task(clock.run)
+    socketio.start_background_task(reminder_loop, app, root_url)
+    app.extensions["consult_clock"] = clock
+    return clock
+
+
 def run_server(host: str, port: int, **overrides: Any) -> None:
     """Serve on host:port until stopped (expects gevent's monkey patching)."""
     from . import create_app
@@ -36,6 +48,6 @@ def run_server(host: str, port: int, **overrides: Any) -> None:
 
     app = create_app(SOCKETIO_ASYNC_MODE="gevent", **overrides)
     root_url = app.config["PUBLIC_URL"] or f"http://{host}:{port}"
-    socketio.start_background_task(reminder_loop, app, root_url)
+    start_background_duties(app, root_url)
     log.info("serving on http://%s:%d (pid %d)", host, port, os.getpid())
     socketio.run(app, host=host, port=port, log_output=False, allow_unsafe_werkzeug=True)

@@ -208,6 +208,30 @@ class LiveConsultStore:
         members = cast(list[str], self.redis.zrangebyscore(self._ending_key, "-inf", cutoff))
         return [int(m) for m in members]
 
+    def calls_ending_by(self, moment: datetime) -> list[int]:
+        """Calls in progress whose clock runs out at or before `moment` (for warnings)."""
+        members = cast(
+            list[str], self.redis.zrangebyscore(self._ending_key, "-inf", moment.timestamp())
+        )
+        return [int(m) for m in members]
+
+    # -- notes: small facts kept beside a live consult (check-in answers, call health) --
+
+    def _note_key(self, consult_id: int, name: str) -> str:
+        return f"{self._consult_key(consult_id)}:note:{name}"
+
+    def set_note(self, consult_id: int, name: str, values: dict[str, str]) -> None:
+        """Keep a small hash beside the consult; it expires with the live state."""
+        key = self._note_key(consult_id, name)
+        with self.redis.pipeline() as pipe:
+            pipe.delete(key)
+            pipe.hset(key, mapping=values)
+            pipe.expire(key, KEEP_AFTER_END)
+            pipe.execute()
+
+    def note(self, consult_id: int, name: str) -> dict[str, str]:
+        return cast(dict[str, str], self.redis.hgetall(self._note_key(consult_id, name)))
+
     # -- transitions ------------------------------------------------------------
 
     def ensure(self, consult_id: int, starts_at: datetime, ends_at_booked: datetime) -> LiveConsult:

@@ -32,3 +32,8 @@ def init_app(app: Flask, redis_url: str) -> None:
         logger=False,
         engineio_logger=False,
     )
+    from .consult_namespace import ConsultNamespace
+
+    namespace = ConsultNamespace(app)
+    socketio.on_namespace(namespace)
+    app.extensions["consult_namespace"] = namespace

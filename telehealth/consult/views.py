@@ -1,0 +1,75 @@
+"""Patient pages: the join link, the consult page and the thank-you page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, redirect, render_template, session, url_for
+
+from .. import audit
+from ..clinic import current_clinic
+from ..db import utcnow
+from ..domain.availability import format_local
+from ..extensions import limiter
+from .access import PatientPass, consult_for_credential, consult_for_pass
+
+bp = Blueprint("consult", __name__)
+PATIENT_SESSION_KEY = "patient"
+
+LINK_NOT_ACTIVE = (
+    "This link is not active right now. Consult links work from 10 minutes before your "
+    "consult until 15 minutes after it ends. Check the time in your email, or call the clinic."
+)
+
+
+def _join_limit() -> str:
+    return str(current_app.config["JOIN_RATE_LIMIT"])
+
+
+def _link_not_active() -> tuple[str, int]:
+    return render_template("error.html", title="Link not active", message=LINK_NOT_ACTIVE), 404
+
+
+@bp.get("/join/<credential>")
+@limiter.limit(_join_limit, deduct_when=lambda response: response.status_code == 404)
+def join(credential: str) -> Any:
+    """Swap the join credential for a session cookie and drop it from the address bar."""
+    clinic = current_clinic()
+    with clinic.db.transaction() as db_session:
+        consult = consult_for_credential(db_session, credential, utcnow(), clinic.live.rules)
+        if consult is None:
+            audit.record(db_session, "anonymous", "access.denied", target="join")
+            return _link_not_active()
+        patient_pass = PatientPass(consult.id, consult.join_hash)
+    session[PATIENT_SESSION_KEY] = patient_pass.to_session()
+    return redirect(url_for("consult.room"), code=303)
+
+
+@bp.get("/consult")
+def room() -> Any:
+    """Check-in, waiting room and call, for the patient holding the session cookie."""
+    patient_pass = PatientPass.from_session(session.get(PATIENT_SESSION_KEY))
+    if patient_pass is None:
+        return _link_not_active()
+    clinic = current_clinic()
+    with clinic.db.sessions() as db_session:
+        consult = consult_for_pass(db_session, patient_pass, utcnow(), clinic.live.rules)
+        if consult is None:
+            return _link_not_active()
+        provider_name = consult.provider.name
+    return render_template(
+        "consult/patient.html",
+        consult_id=consult.id,
+        provider_name=provider_name,
+        starts_at_label=format_local(consult.starts_at),
+        thanks_url=url_for("consult.thanks"),
+    )
+
+
+@bp.get("/consult/thanks")
+def thanks() -> Any:
+    """After the call: what happens next and how to book treatment."""
+    return render_template(
+        "consult/thanks.html",
+        treatment_url=current_app.config["TREATMENT_BOOKING_URL"],
+    )

@@ -1,0 +1,61 @@
+"""The consult clock: warnings at 5 and 1 minute left, and the end at 20:00.
+
+Every web process runs one; Redis decides which process acts on each tick, so the
+warnings and the end happen exactly once however many processes are alive.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime, timedelta
+
+from flask_socketio import SocketIO
+
+from ..clinic import Clinic
+from ..db import utcnow
+from ..sessions import due_warnings
+from .rooms import NAMESPACE, finish_consult, room_of
+
+log = logging.getLogger(__name__)
+
+
+class ConsultClock:
+    """Ticks the live consults of the whole clinic."""
+
+    def __init__(self, socketio: SocketIO, clinic: Clinic, tick_seconds: float) -> None:
+        self.socketio = socketio
+        self.clinic = clinic
+        self.tick_seconds = tick_seconds
+        self.stopped = threading.Event()
+
+    def tick(self, now: datetime) -> None:
+        """End overdue calls and send due warnings, each once across all processes."""
+        for consult_id in self.clinic.live.overdue_calls(now):
+            finish_consult(self.socketio, self.clinic, consult_id, "clock", "system", now)
+        self._send_warnings(now)
+
+    def _send_warnings(self, now: datetime) -> None:
+        rules = self.clinic.live.rules
+        horizon = now + max(rules.warnings, default=timedelta(0))
+        for consult_id in self.clinic.live.calls_ending_by(horizon):
+            live = self.clinic.live.get(consult_id)
+            if live is None:
+                continue
+            sent = self.clinic.live.warned(consult_id)
+            for seconds_left in due_warnings(live, now, rules, sent):
+                if self.clinic.live.claim_warning(consult_id, seconds_left):
+                    self.socketio.emit("warning", {"seconds_left": seconds_left},
+                                       namespace=NAMESPACE, to=room_of(consult_id))
+
+    def run(self) -> None:
+        """Tick until stopped; an outage is logged and the next tick tries again."""
+        while not self.stopped.is_set():
+            try:
+                self.tick(utcnow())
+            except Exception:  # noqa: BLE001 - Redis or SQL blips must not stop the clock
+                log.exception("consult clock tick failed")
+            self.socketio.sleep(self.tick_seconds)
+
+    def stop(self) -> None:
+        self.stopped.set()

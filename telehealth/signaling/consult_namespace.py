@@ -1,0 +1,341 @@
+"""The /consult namespace: authenticate at connect, authorize every event, relay signals."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Flask, request, session
+from flask_socketio import Namespace, join_room
+
+from ..clinic import Clinic
+from ..consult.access import PatientPass, consult_for_credential, consult_for_pass
+from ..consult.records import record_admit, record_check_in, record_denied, record_running_late
+from ..db import utcnow
+from ..domain.booking_rules import normalise_phone
+from ..models import Consult, ConsultStatus
+from ..sessions import Phase, Side, TransitionError
+from ..staff.auth import current_staff
+from ..staff.views import short_name
+from .messages import (
+    Invalid,
+    parse_admit,
+    parse_chat,
+    parse_check_in,
+    parse_media_state,
+    parse_signal,
+    parse_stats,
+)
+from .rooms import (
+    NAMESPACE,
+    finish_consult,
+    other_side,
+    room_of,
+    send_ice_servers,
+    send_state,
+)
+from .throttle import TokenBucket
+
+log = logging.getLogger(__name__)
+IN_CALL_CACHE_SECONDS = 1.0
+
+
+def refusal(code: str, message: str) -> dict[str, Any]:
+    return {"ok": False, "error": {"code": code, "message": message}}
+
+
+OK: dict[str, Any] = {"ok": True}
+UNAUTHORIZED = refusal("unauthorized", "You are not part of this consult.")
+
+
+@dataclass
+class Member:
+    """One connected socket: which consult, which side, and its event budget."""
+
+    consult_id: int
+    side: Side
+    actor: str
+    device: str
+    bucket: TokenBucket
+    staff_id: int | None = None
+    relay_to: str = field(default="")
+
+
+def _device_label(value: Any) -> str:
+    return value.strip()[:40] if isinstance(value, str) and value.strip() else "Browser"
+
+
+class ConsultNamespace(Namespace):
+    """Both sides of every consult this process serves."""
+
+    def __init__(self, app: Flask) -> None:
+        super().__init__(NAMESPACE)
+        self.app = app
+        self.clinic: Clinic = app.extensions["clinic"]
+        self.members: dict[str, Member] = {}
+        self._in_call_until: dict[int, float] = {}
+
+    # -- dispatch: every event is rate-limited and tied to the socket's consult ----------
+
+    def trigger_event(self, event: str, *args: Any) -> Any:
+        if event in ("connect", "disconnect"):
+            return super().trigger_event(event, *args)
+        sid = args[0]
+        member = self.members.get(sid)
+        if member is None:
+            return UNAUTHORIZED
+        if not member.bucket.allow(time.monotonic()):
+            if member.bucket.flooding:
+                log.warning("disconnecting a flooding socket of consult %s", member.consult_id)
+                self.socketio.server.disconnect(sid, namespace=NAMESPACE)
+            return refusal("rate_limited", "Too many messages; slow down.")
+        if event == "signal":  # the hot path skips the per-event Flask context
+            return self._relay_signal(member, args[1] if len(args) > 1 else None)
+        if not hasattr(self, f"on_{event}"):
+            return refusal("unknown_event", f"There is no event called {event[:40]!r}.")
+        try:
+            return super().trigger_event(event, *args)
+        except Invalid as error:
+            return {**refusal("invalid", error.message), "fields": error.fields}
+        except TransitionError as error:
+            return refusal(error.code, error.message)
+
+    # -- connect and disconnect ------------------------------------------------------
+
+    def on_connect(self, auth: Any) -> None:
+        auth = auth if isinstance(auth, dict) else {}
+        consult, side, actor, staff_id = self._identify(auth)
+        now = utcnow()
+        live = self.clinic.live.ensure(consult.id, consult.starts_at, consult.ends_at)
+        if live.phase.is_terminal:
+            raise ConnectionRefusedError({"code": "ended", "message": "This consult has ended."})
+        self.clinic.live.set_note(
+            consult.id,
+            "info",
+            {
+                "provider_name": consult.provider.name,
+                "patient_name": short_name(consult.patient.name),
+            },
+        )
+        sid = request.sid  # type: ignore[attr-defined]
+        device = _device_label(auth.get("device"))
+        config = self.app.config
+        self.members[sid] = Member(
+            consult.id,
+            side,
+            actor,
+            device,
+            TokenBucket(config["SOCKET_EVENTS_PER_SECOND"], config["SOCKET_EVENT_BURST"]),
+            staff_id,
+            room_of(consult.id, other_side(side)),
+        )
+        join_room(room_of(consult.id))
+        join_room(room_of(consult.id, side))
+        devices = self.clinic.live.join(consult.id, side, sid, device, now)
+        if devices == 1:
+            self.emit(
+                "peer_back",
+                {"side": str(side), "devices": 1},
+                room=room_of(consult.id, other_side(side)),
+            )
+        send_state(self.socketio, self.clinic, consult.id)
+        if live.phase == Phase.IN_CALL:
+            send_ice_servers(self.socketio, self.clinic, consult.id, side, to=sid)
+
+    def _identify(self, auth: dict[str, Any]) -> tuple[Consult, Side, str, int | None]:
+        staff = current_staff()
+        if staff is not None and "join_credential" not in auth:
+            return self._identify_staff(staff, auth)
+        return self._identify_patient(auth)
+
+    def _identify_patient(self, auth: dict[str, Any]) -> tuple[Consult, Side, str, int | None]:
+        now, rules = utcnow(), self.clinic.live.rules
+        with self.clinic.db.sessions() as db_session:
+            credential = auth.get("join_credential")
+            if isinstance(credential, str):
+                consult = consult_for_credential(db_session, credential, now, rules)
+            else:
+                patient_pass = PatientPass.from_session(session.get("patient"))
+                consult = (
+                    consult_for_pass(db_session, patient_pass, now, rules) if patient_pass else None
+                )
+            if consult is not None:
+                _ = consult.provider.name, consult.patient.name
+        if consult is None:
+            record_denied(self.clinic.db, "anonymous", "socket:/consult", None)
+            raise ConnectionRefusedError(
+                {"code": "unauthorized", "message": "This consult link is not active."}
+            )
+        return consult, Side.PATIENT, f"patient:{consult.id}", None
+
+    def _identify_staff(
+        self, staff: Any, auth: dict[str, Any]
+    ) -> tuple[Consult, Side, str, int | None]:
+        consult_id = auth.get("consult_id")
+        consult = None
+        if isinstance(consult_id, int) and staff.is_physiotherapist:
+            with self.clinic.db.sessions() as db_session:
+                consult = db_session.get(Consult, consult_id)
+                if consult is not None:
+                    _ = consult.provider.name, consult.patient.name
+        if (
+            consult is None
+            or consult.provider_id != staff.provider_id
+            or consult.status == ConsultStatus.CANCELLED
+        ):
+            record_denied(
+                self.clinic.db,
+                f"staff:{staff.id}",
+                "socket:/consult",
+                consult_id if isinstance(consult_id, int) else None,
+            )
+            raise ConnectionRefusedError(
+                {"code": "unauthorized", "message": "This is not one of your consults."}
+            )
+        return consult, Side.PROVIDER, f"staff:{staff.id}", staff.id
+
+    def on_disconnect(self, reason: Any = None) -> None:
+        member = self.members.pop(request.sid, None)  # type: ignore[attr-defined]
+        if member is None:
+            return
+        devices = self.clinic.live.leave(member.consult_id, member.side, request.sid, utcnow())  # type: ignore[attr-defined]
+        live = self.clinic.live.get(member.consult_id)
+        if devices == 0 and live is not None and not live.phase.is_terminal:
+            self.emit("peer_left", {"side": str(member.side), "devices": 0}, room=member.relay_to)
+        send_state(self.socketio, self.clinic, member.consult_id)
+
+    # -- events ----------------------------------------------------------------------
+
+    def _member(self) -> Member:
+        return self.members[request.sid]  # type: ignore[attr-defined]
+
+    def _require(self, side: Side) -> Member | None:
+        member = self._member()
+        if member.side != side:
+            record_denied(
+                self.clinic.db,
+                member.actor,
+                f"event:{request.event['message']}",  # type: ignore[attr-defined]
+                member.consult_id,
+            )
+            return None
+        return member
+
+    def on_check_in(self, data: Any) -> dict[str, Any]:
+        member = self._require(Side.PATIENT)
+        if member is None:
+            return UNAUTHORIZED
+        answers = parse_check_in(data, normalise_phone)
+        if not answers["in_ontario"]:
+            return refusal(
+                "not_in_ontario",
+                "Ontario physiotherapists can only consult people "
+                "who are in Ontario at the time of the call.",
+            )
+        now = utcnow()
+        before = self.clinic.live.get(member.consult_id)
+        live = self.clinic.live.check_in(member.consult_id, now)
+        self.clinic.live.set_note(
+            member.consult_id,
+            "checklist",
+            {
+                "location": answers["location"],
+                "in_ontario": "yes",
+                "emergency_phone": answers["emergency_phone"],
+            },
+        )
+        if before is None or before.phase == Phase.SCHEDULED:
+            record_check_in(self.clinic.db, member.consult_id, member.actor, now, member.device)
+        send_state(self.socketio, self.clinic, member.consult_id)
+        return {**OK, "phase": str(live.phase)}
+
+    def on_admit(self, data: Any) -> dict[str, Any]:
+        member = self._require(Side.PROVIDER)
+        if member is None:
+            return UNAUTHORIZED
+        parse_admit(data)
+        now = utcnow()
+        live = self.clinic.live.admit(member.consult_id, now)
+        record_admit(self.clinic.db, member.consult_id, member.actor, now)
+        send_state(self.socketio, self.clinic, member.consult_id)
+        for side in Side:
+            send_ice_servers(self.socketio, self.clinic, member.consult_id, side)
+        return {**OK, "call_ends_at": live.call_ends_at.isoformat() if live.call_ends_at else None}
+
+    def on_running_late(self, data: Any) -> dict[str, Any]:
+        member = self._require(Side.PROVIDER)
+        if member is None:
+            return UNAUTHORIZED
+        minutes = data.get("minutes") if isinstance(data, dict) else None
+        if not isinstance(minutes, int) or minutes not in (5, 10, 15):
+            raise Invalid("Choose 5, 10 or 15 minutes.", {"minutes": "5, 10 or 15"})
+        self.clinic.live.running_late(member.consult_id, minutes)
+        record_running_late(self.clinic.db, member.consult_id, member.actor, minutes)
+        send_state(self.socketio, self.clinic, member.consult_id)
+        return OK
+
+    def on_chat(self, data: Any) -> dict[str, Any]:
+        member = self._member()
+        text = parse_chat(data)
+        if not self._phase_is(member.consult_id, Phase.WAITING, Phase.IN_CALL):
+            return refusal("wrong_phase", "Chat opens when the patient is in the waiting room.")
+        self.emit(
+            "chat",
+            {"from": str(member.side), "text": text, "at": utcnow().isoformat()},
+            room=room_of(member.consult_id),
+        )
+        return OK
+
+    def on_media_state(self, data: Any) -> dict[str, Any]:
+        member = self._member()
+        self.emit("peer_media", parse_media_state(data), room=member.relay_to)
+        return OK
+
+    def on_stats(self, data: Any) -> dict[str, Any]:
+        member = self._member()
+        if not self._phase_is(member.consult_id, Phase.IN_CALL):
+            return refusal("wrong_phase", "Call health is reported during the call only.")
+        stats = parse_stats(data)
+        stats["at"] = utcnow().isoformat()
+        self.clinic.live.set_note(
+            member.consult_id, f"stats:{member.side}", {k: str(v) for k, v in stats.items()}
+        )
+        return OK
+
+    def on_end(self, data: Any = None) -> dict[str, Any]:
+        member = self._member()
+        live = finish_consult(
+            self.socketio, self.clinic, member.consult_id, str(member.side), member.actor, utcnow()
+        )
+        if live is None:
+            return refusal("already_ended", "This consult has already ended.")
+        return OK
+
+    # -- the signal relay --------------------------------------------------------------
+
+    def _phase_is(self, consult_id: int, *phases: Phase) -> bool:
+        live = self.clinic.live.get(consult_id)
+        return live is not None and live.phase in phases
+
+    def _in_call(self, consult_id: int) -> bool:
+        """Cached for a second when true: signals come in bursts during negotiation."""
+        now = time.monotonic()
+        if self._in_call_until.get(consult_id, 0.0) > now:
+            return True
+        if self._phase_is(consult_id, Phase.IN_CALL):
+            self._in_call_until[consult_id] = now + IN_CALL_CACHE_SECONDS
+            return True
+        self._in_call_until.pop(consult_id, None)
+        return False
+
+    def _relay_signal(self, member: Member, data: Any) -> dict[str, Any]:
+        try:
+            payload = parse_signal(data)
+        except Invalid as error:
+            return {**refusal("invalid", error.message), "fields": error.fields}
+        if not self._in_call(member.consult_id):
+            return refusal("wrong_phase", "Signals are relayed only during the call.")
+        self.socketio.server.emit("signal", payload, to=member.relay_to, namespace=NAMESPACE)
+        return OK

@@ -1,0 +1,142 @@
+"""Shape checks for every client event: bad payloads are refused, never relayed."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+MAX_SDP = 60_000
+MAX_CANDIDATE = 1_000
+MAX_CHAT = 1_000
+DESCRIPTION_TYPES = ("offer", "answer", "rollback", "pranswer")
+
+
+class Invalid(Exception):
+    """A payload that does not follow docs/protocol.md."""
+
+    def __init__(self, message: str, fields: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fields = fields or {}
+
+
+def _object(data: Any) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise Invalid("The payload must be an object.")
+    return data
+
+
+def _description(value: Any) -> dict[str, str]:
+    if not isinstance(value, dict):
+        raise Invalid("description must be an object.", {"description": "object"})
+    kind, sdp = value.get("type"), value.get("sdp", "")
+    if kind not in DESCRIPTION_TYPES:
+        raise Invalid("Unknown description type.", {"description.type": "offer or answer"})
+    if not isinstance(sdp, str) or len(sdp) > MAX_SDP:
+        raise Invalid("The SDP is missing or too large.", {"description.sdp": "string"})
+    return {"type": kind, "sdp": sdp}
+
+
+def _candidate(value: Any) -> dict[str, Any] | None:
+    if value is None:
+        return None  # end of candidates
+    if not isinstance(value, dict):
+        raise Invalid("candidate must be an object or null.", {"candidate": "object"})
+    text, mid, index = value.get("candidate", ""), value.get("sdpMid"), value.get("sdpMLineIndex")
+    if not isinstance(text, str) or len(text) > MAX_CANDIDATE:
+        raise Invalid("The candidate is not a string.", {"candidate.candidate": "string"})
+    if mid is not None and (not isinstance(mid, str) or len(mid) > 32):
+        raise Invalid("sdpMid must be a short string.", {"candidate.sdpMid": "string"})
+    if index is not None and (
+        not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < 64
+    ):
+        raise Invalid("sdpMLineIndex must be a small number.", {"candidate.sdpMLineIndex": "int"})
+    clean: dict[str, Any] = {"candidate": text, "sdpMid": mid, "sdpMLineIndex": index}
+    fragment = value.get("usernameFragment")
+    if isinstance(fragment, str) and len(fragment) <= 256:
+        clean["usernameFragment"] = fragment
+    return clean
+
+
+def parse_signal(data: Any) -> dict[str, Any]:
+    """A description or a candidate, rebuilt from known fields only."""
+    data = _object(data)
+    if "description" in data and "candidate" not in data:
+        return {"description": _description(data["description"])}
+    if "candidate" in data and "description" not in data:
+        return {"candidate": _candidate(data["candidate"])}
+    raise Invalid("A signal carries exactly one of description or candidate.")
+
+
+def parse_chat(data: Any) -> str:
+    text = _object(data).get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise Invalid("Write a message first.", {"text": "required"})
+    if len(text) > MAX_CHAT:
+        raise Invalid(f"Messages are limited to {MAX_CHAT} characters.", {"text": "too long"})
+    return text.strip()
+
+
+def parse_media_state(data: Any) -> dict[str, bool]:
+    data = _object(data)
+    return {key: bool(data.get(key, key != "screen")) for key in ("audio", "video", "screen")}
+
+
+def parse_check_in(data: Any, normalise_phone: Callable[[str], str | None]) -> dict[str, Any]:
+    """The patient's safety answers: where they are now and whom to call in an emergency."""
+    data = _object(data)
+    errors: dict[str, str] = {}
+    location = data.get("location")
+    if not isinstance(location, str) or not 1 <= len(location.strip()) <= 120:
+        errors["location"] = "Tell us the city or town you are in now."
+    in_ontario = data.get("in_ontario")
+    if not isinstance(in_ontario, bool):
+        errors["in_ontario"] = "Tell us whether you are in Ontario right now."
+    phone = data.get("emergency_phone")
+    normalised = normalise_phone(phone) if isinstance(phone, str) else None
+    if normalised is None:
+        errors["emergency_phone"] = "Enter an emergency contact phone with area code."
+    if data.get("consent") is not True:
+        errors["consent"] = (
+            "Please confirm you are in a private place and agree to a video consult."
+        )
+    if errors:
+        raise Invalid("Some answers need fixing.", errors)
+    return {
+        "location": str(location).strip(),
+        "in_ontario": in_ontario,
+        "emergency_phone": normalised,
+    }
+
+
+def parse_admit(data: Any) -> None:
+    """The physiotherapist's checklist must be complete before anyone is admitted."""
+    data = _object(data)
+    missing = {
+        key: "Confirm this before admitting."
+        for key in ("identity_confirmed", "location_confirmed", "emergency_contact_confirmed")
+        if data.get(key) is not True
+    }
+    if missing:
+        raise Invalid("Complete the checklist before admitting.", missing)
+
+
+def _number(data: dict[str, Any], key: str) -> float | None:
+    value = data.get(key)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return round(float(value), 2)
+
+
+def parse_stats(data: Any) -> dict[str, Any]:
+    """Call health from getStats: numbers only, and the route kind."""
+    data = _object(data)
+    stats: dict[str, Any] = {
+        key: value
+        for key in ("rtt_ms", "jitter_ms", "loss_pct", "bitrate_kbps")
+        if (value := _number(data, key)) is not None
+    }
+    route = data.get("route")
+    stats["route"] = route if route in ("direct", "relayed") else "unknown"
+    return stats

@@ -1,0 +1,136 @@
+"""What every web process tells the two sides of a consult (through the Redis queue)."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Any
+
+from flask_socketio import SocketIO
+
+from ..clinic import Clinic
+from ..consult.records import record_end
+from ..db import utcnow
+from ..sessions import LiveConsult, Side, TransitionError
+from .ice import ice_servers
+
+NAMESPACE = "/consult"
+
+
+def room_of(consult_id: int, side: Side | str | None = None) -> str:
+    """Socket.IO room names: one per consult and one per side of it."""
+    return f"c{consult_id}" if side is None else f"c{consult_id}:{side}"
+
+
+def other_side(side: Side | str) -> Side:
+    return Side.PROVIDER if side == Side.PATIENT else Side.PATIENT
+
+
+def next_url(consult_id: int, side: Side | str) -> str:
+    if side == Side.PATIENT:
+        return "/consult/thanks"
+    return f"/staff/consults/{consult_id}/outcome"
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def _presence_view(presence: dict[Side, list[dict[str, str]]]) -> dict[str, list[dict[str, str]]]:
+    return {
+        str(side): [{"device": d.get("device", ""), "since": d.get("since", "")} for d in devices]
+        for side, devices in presence.items()
+    }
+
+
+def state_view(clinic: Clinic, live: LiveConsult, side: Side) -> dict[str, Any]:
+    """The consult as one side sees it; the patient never sees the provider's notes."""
+    info = clinic.live.note(live.consult_id, "info")
+    view: dict[str, Any] = {
+        "consult_id": live.consult_id,
+        "you": str(side),
+        "phase": str(live.phase),
+        "starts_at": _iso(live.starts_at),
+        "checked_in_at": _iso(live.checked_in_at),
+        "admitted_at": _iso(live.admitted_at),
+        "call_ends_at": _iso(live.call_ends_at),
+        "ended_by": live.ended_by,
+        "server_time": utcnow().isoformat(),
+        "provider_name": info.get("provider_name", ""),
+        "running_late_minutes": live.running_late_minutes,
+        "presence": _presence_view(clinic.live.presence(live.consult_id)),
+    }
+    if side == Side.PROVIDER:
+        view["patient_name"] = info.get("patient_name", "")
+        view["checklist"] = clinic.live.note(live.consult_id, "checklist") or None
+        view["precheck"] = clinic.live.note(live.consult_id, "precheck") or None
+    return view
+
+
+def send_state(socketio: SocketIO, clinic: Clinic, consult_id: int, to: str | None = None) -> None:
+    """Tell both sides (or one socket) how the consult stands now."""
+    live = clinic.live.get(consult_id)
+    if live is None:
+        return
+    for side in Side:
+        socketio.emit(
+            "state",
+            state_view(clinic, live, side),
+            namespace=NAMESPACE,
+            to=to or room_of(consult_id, side),
+        )
+        if to:
+            return
+
+
+def send_ice_servers(
+    socketio: SocketIO, clinic: Clinic, consult_id: int, side: Side, to: str | None = None
+) -> None:
+    """ICE and time-limited TURN credentials, only ever sent to an admitted party."""
+    config = clinic.config
+    payload = ice_servers(
+        stun_urls=config["STUN_URLS"],
+        turn_urls=config["TURN_URLS"],
+        turn_secret=config["TURN_SECRET"],
+        ttl=int(config["TURN_TTL_SECONDS"]),
+        user_tag=f"c{consult_id}-{side}",
+        now=time.time(),
+    )
+    socketio.emit("ice_servers", payload, namespace=NAMESPACE, to=to or room_of(consult_id, side))
+
+
+def send_ended(socketio: SocketIO, consult_id: int, live: LiveConsult, reason: str) -> None:
+    for side in Side:
+        socketio.emit(
+            "ended",
+            {
+                "by": live.ended_by,
+                "phase": str(live.phase),
+                "reason": reason,
+                "next_url": next_url(consult_id, side),
+            },
+            namespace=NAMESPACE,
+            to=room_of(consult_id, side),
+        )
+
+
+END_REASONS = {
+    "patient": "The patient ended the call.",
+    "provider": "The physiotherapist ended the call.",
+    "clock": "The 20-minute consult is over.",
+    "admin": "The clinic ended this call.",
+}
+
+
+def finish_consult(
+    socketio: SocketIO, clinic: Clinic, consult_id: int, by: str, actor: str, now: datetime
+) -> LiveConsult | None:
+    """End the call once, whoever asks first; returns None if it had already ended."""
+    try:
+        live = clinic.live.end(consult_id, now, by)
+    except TransitionError:
+        return None
+    record_end(clinic.db, consult_id, actor, str(live.phase), by, now)
+    send_ended(socketio, consult_id, live, END_REASONS.get(by, "The call has ended."))
+    send_state(socketio, clinic, consult_id)
+    return live

@@ -1,0 +1,68 @@
+"""Test helpers for live consults: an instant booking and logged-in clients."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from telehealth.booking.service import book_consult
+from telehealth.db import utcnow
+from telehealth.domain.booking_rules import BookingRequest
+from tests.helpers import unique_email
+
+
+@dataclass
+class InstantConsult:
+    id: int
+    join_credential: str
+    manage_credential: str
+
+
+def instant_consult(
+    clinic: Any, provider_id: int = 1, minutes_from_now: float = 0
+) -> InstantConsult:
+    """A consult with the demo physiotherapist starting now (as `telehealth book --now`)."""
+    start = (utcnow() + timedelta(minutes=minutes_from_now)).replace(microsecond=0)
+    request = BookingRequest(
+        provider_id, start, "Ann Lee", unique_email(), "9055550123", "Knee pain"
+    )
+    booked = book_consult(
+        clinic.db,
+        request,
+        rules=clinic.consult_rules(),
+        now=utcnow(),
+        secret_key=clinic.config["SECRET_KEY"],
+        consent_version="test",
+        free_period=timedelta(0),
+        enforce_calendar=False,
+    )
+    return InstantConsult(booked.consult.id, booked.credentials.join, booked.credentials.manage)
+
+
+def patient_client(app: Any, consult: InstantConsult) -> Any:
+    """A browser-like client holding the patient's session cookie."""
+    client = app.test_client()
+    response = client.get(f"/join/{consult.join_credential}")
+    assert response.status_code == 303, response.status_code
+    return client
+
+
+def staff_client(app: Any, email: str = "physio@demo.clinic", password: str = "demo") -> Any:
+    client = app.test_client()
+    response = client.post("/api/v1/staff/session", json={"email": email, "password": password})
+    assert response.status_code == 200, response.get_json()
+    return client
+
+
+CHECK_IN = {
+    "location": "Vaughan, ON",
+    "in_ontario": True,
+    "emergency_phone": "905-555-0100",
+    "consent": True,
+}
+CHECKLIST = {
+    "identity_confirmed": True,
+    "location_confirmed": True,
+    "emergency_contact_confirmed": True,
+}
