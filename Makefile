@@ -23,8 +23,11 @@ lint: install
 	$(BIN)/ruff check telehealth tests bench
 	$(BIN)/mypy
 
+# Unit and integration tests run on this machine's network; end-to-end tests (real server
+# processes, WebRTC, Chromium) run inside a private network namespace with loopback only.
 test: install lint
-	$(BIN)/python -m pytest -q -ra
+	$(BIN)/python -m pytest -q -ra --ignore=tests/e2e
+	$(BIN)/python tests/netns.py $(BIN)/python -m pytest -q -ra tests/e2e
 
 bench: install
 	$(BIN)/python bench/slots.py
