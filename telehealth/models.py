@@ -213,3 +213,37 @@ class AuditEvent(Base):
     action: Mapped[str] = mapped_column(String(48), index=True)
     consult_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Recommendation(enum.StrEnum):
+    PHYSIOTHERAPY = "physiotherapy"
+    MASSAGE_THERAPY = "massage_therapy"
+    BOTH = "both"
+    REFERRAL = "referral"
+    NONE = "none"
+
+
+RECOMMENDATION_LABELS = {
+    Recommendation.PHYSIOTHERAPY: "Physiotherapy",
+    Recommendation.MASSAGE_THERAPY: "Massage therapy",
+    Recommendation.BOTH: "Physiotherapy and massage therapy",
+    Recommendation.REFERRAL: "Referral elsewhere",
+    Recommendation.NONE: "No treatment needed",
+}
+
+
+class ConsultOutcome(Base):
+    """What the physiotherapist recommended; the notes are private to the clinic."""
+
+    __tablename__ = "consult_outcomes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    consult_id: Mapped[int] = mapped_column(
+        ForeignKey("consults.id", ondelete="CASCADE"), unique=True
+    )
+    recommendation: Mapped[str] = mapped_column(String(24))
+    private_notes: Mapped[str] = mapped_column(Text, default="")
+    message_to_patient: Mapped[str] = mapped_column(Text, default="")
+    recorded_by: Mapped[int] = mapped_column(ForeignKey("staff_users.id"))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    emailed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

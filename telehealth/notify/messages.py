@@ -128,6 +128,28 @@ def cancellation_notice(n: ConsultNotice) -> EmailMessage:
     return _email(n, letter, invite="CANCEL")
 
 
+def recommendation_summary(
+    n: ConsultNotice, recommendation: str, book_url: str, message: str = ""
+) -> EmailMessage:
+    """After the consult: what the physiotherapist recommends and how to book it."""
+    opening = [
+        f"Thank you for your free consult with {n.provider_name}.",
+        f"Our recommendation: {recommendation}.",
+    ]
+    if message.strip():
+        opening.append(f"A note from {n.provider_name}: {message.strip()}")
+    letter = _Letter(
+        subject=f"Your consult recommendation from {_one_line(n.clinic_name)}"[:69],
+        greeting=_greeting(n),
+        opening=tuple(opening),
+        details=(),
+        links=(_Link("Book your treatment", book_url),) if book_url else (),
+        closing=_contact(n),
+        signoff=_signoff(n),
+    )
+    return _email(n, letter, invite=None)
+
+
 def reminder(n: ConsultNotice, hours_before: int) -> EmailMessage:
     """A heads-up sent hours_before the consult, with the join link (no invite)."""
     soon = _how_soon(hours_before)

@@ -11,11 +11,13 @@ import threading
 from datetime import datetime, timedelta
 
 from flask_socketio import SocketIO
+from sqlalchemy import select
 
 from ..clinic import Clinic
 from ..db import utcnow
-from ..sessions import due_warnings
-from .rooms import NAMESPACE, finish_consult, room_of
+from ..models import Consult, ConsultStatus
+from ..sessions import Side, due_warnings, patient_no_show_due, provider_no_show_due
+from .rooms import NAMESPACE, close_as_no_show, finish_consult, room_of
 
 log = logging.getLogger(__name__)
 
@@ -28,12 +30,47 @@ class ConsultClock:
         self.clinic = clinic
         self.tick_seconds = tick_seconds
         self.stopped = threading.Event()
+        self._next_no_show_sweep = datetime.min.replace(tzinfo=utcnow().tzinfo)
+
+    NO_SHOW_SWEEP = timedelta(seconds=2)
 
     def tick(self, now: datetime) -> None:
         """End overdue calls and send due warnings, each once across all processes."""
         for consult_id in self.clinic.live.overdue_calls(now):
             finish_consult(self.socketio, self.clinic, consult_id, "clock", "system", now)
         self._send_warnings(now)
+        if now >= self._next_no_show_sweep:
+            self._next_no_show_sweep = now + self.NO_SHOW_SWEEP
+            self._close_no_shows(now)
+
+    def _close_no_shows(self, now: datetime) -> None:
+        """Patients who never checked in, physiotherapists who never admitted."""
+        live, rules = self.clinic.live, self.clinic.live.rules
+        for consult_id, starts_at, ends_at in self._unattended(now):
+            booked = live.ensure(consult_id, starts_at, ends_at)
+            if patient_no_show_due(booked, now, rules):
+                close_as_no_show(
+                    self.socketio, self.clinic, consult_id, Side.PATIENT, "system", now
+                )
+        for consult_id in live.waiting_ids():
+            waiting = live.get(consult_id)
+            if waiting is not None and provider_no_show_due(waiting, now, rules):
+                if close_as_no_show(
+                    self.socketio, self.clinic, consult_id, Side.PROVIDER, "system", now
+                ):
+                    log.warning("consult %s: provider no-show", consult_id)
+
+    def _unattended(self, now: datetime) -> list[tuple[int, datetime, datetime]]:
+        rules = self.clinic.live.rules
+        query = select(Consult.id, Consult.starts_at, Consult.ends_at).where(
+            Consult.status == ConsultStatus.BOOKED,
+            Consult.checked_in_at.is_(None),
+            Consult.is_probe.is_(False),
+            Consult.starts_at <= now - rules.no_show_after,
+            Consult.starts_at >= now - timedelta(days=1),
+        )
+        with self.clinic.db.sessions() as session:
+            return [(i, s, e) for i, s, e in session.execute(query)]
 
     def _send_warnings(self, now: datetime) -> None:
         rules = self.clinic.live.rules
@@ -45,8 +82,12 @@ class ConsultClock:
             sent = self.clinic.live.warned(consult_id)
             for seconds_left in due_warnings(live, now, rules, sent):
                 if self.clinic.live.claim_warning(consult_id, seconds_left):
-                    self.socketio.emit("warning", {"seconds_left": seconds_left},
-                                       namespace=NAMESPACE, to=room_of(consult_id))
+                    self.socketio.emit(
+                        "warning",
+                        {"seconds_left": seconds_left},
+                        namespace=NAMESPACE,
+                        to=room_of(consult_id),
+                    )
 
     def run(self) -> None:
         """Tick until stopped; an outage is logged and the next tick tries again."""

@@ -134,3 +134,30 @@ def finish_consult(
     send_ended(socketio, consult_id, live, END_REASONS.get(by, "The call has ended."))
     send_state(socketio, clinic, consult_id)
     return live
+
+
+NO_SHOW_REASONS = {
+    Side.PATIENT: "The patient did not arrive.",
+    Side.PROVIDER: "We're sorry: your physiotherapist could not join. The clinic will call you "
+    "to book another time.",
+}
+
+
+def close_as_no_show(
+    socketio: SocketIO, clinic: Clinic, consult_id: int, side: Side, actor: str, now: datetime
+) -> LiveConsult | None:
+    """Record a no-show of `side` once; tell whoever is connected."""
+    try:
+        live = clinic.live.mark_no_show(consult_id, side, now)
+    except TransitionError:
+        return None
+    record_end(
+        clinic.db,
+        consult_id,
+        actor,
+        str(live.phase),
+        "clock" if actor == "system" else "provider",
+        now,
+    )
+    send_ended(socketio, consult_id, live, NO_SHOW_REASONS[side])
+    return live

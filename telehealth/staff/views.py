@@ -18,12 +18,16 @@ from flask import (
 from sqlalchemy import select
 
 from .. import audit
+from ..booking import notices
 from ..clinic import current_clinic
+from ..consult import outcomes
 from ..db import utcnow
 from ..domain.availability import CLINIC_TZ, format_local, local_day_bounds
 from ..errors import ApiError
-from ..extensions import csrf, limiter
-from ..models import Consult, ConsultStatus, StaffUser
+from ..extensions import csrf, limiter, socketio
+from ..models import RECOMMENDATION_LABELS, Consult, ConsultOutcome, ConsultStatus, StaffUser
+from ..notify import messages
+from ..sessions import Side
 from .accounts import password_matches, staff_by_email
 from .auth import (
     current_staff,
@@ -140,7 +144,23 @@ def dashboard() -> Any:
         )
     consults = _todays_consults(staff.provider_id)
     live = {c.id: current_clinic().live.get(c.id) for c in consults}
-    return render_template("staff/dashboard.html", consults=consults, live=live, staff=staff)
+    return render_template(
+        "staff/dashboard.html",
+        consults=consults,
+        live=live,
+        staff=staff,
+        now=utcnow(),
+        with_outcome=_with_outcome([c.id for c in consults]),
+    )
+
+
+def _with_outcome(consult_ids: list[int]) -> set[int]:
+    with current_clinic().db.sessions() as db_session:
+        return set(
+            db_session.scalars(
+                select(ConsultOutcome.consult_id).where(ConsultOutcome.consult_id.in_(consult_ids))
+            )
+        )
 
 
 def own_consult(consult_id: int) -> Consult:
@@ -180,14 +200,80 @@ def consult_room(consult_id: int) -> Any:
 @bp.get("/staff/consults/<int:consult_id>/outcome")
 @role_required("physiotherapist")
 def outcome(consult_id: int) -> Any:
-    """Where the physiotherapist lands when the call ends."""
-    consult = own_consult(consult_id)
+    """Where the physiotherapist lands when the call ends: the outcome form."""
+    return _outcome_page(own_consult(consult_id), {}, {})
+
+
+def _outcome_page(consult: Consult, form: Any, errors: dict[str, str], status: int = 200) -> Any:
     duration = None
     if consult.admitted_at and consult.ended_at:
-        duration = int((consult.ended_at - consult.admitted_at).total_seconds() // 60)
+        duration = max(1, round((consult.ended_at - consult.admitted_at).total_seconds() / 60))
     return render_template(
         "staff/outcome.html",
         consult=consult,
         duration=duration,
         patient_name=short_name(consult.patient.name),
+        outcome=outcomes.outcome_of(current_clinic().db, consult.id),
+        recommendations=RECOMMENDATION_LABELS,
+        form=form,
+        errors=errors,
+        saved=request.args.get("saved"),
+    ), status
+
+
+@bp.post("/staff/consults/<int:consult_id>/outcome")
+@role_required("physiotherapist")
+def outcome_submit(consult_id: int) -> Any:
+    """Save the recommendation and notes; the patient is emailed the recommendation once."""
+    consult = own_consult(consult_id)
+    staff = current_staff()
+    assert staff is not None
+    clinic = current_clinic()
+    try:
+        form = outcomes.parse_outcome(request.form)
+        first_time = outcomes.save_outcome(clinic.db, consult.id, staff.id, form, utcnow())
+    except outcomes.OutcomeRefused as error:
+        errors = error.fields or {"recommendation": error.message}
+        return _outcome_page(consult, request.form, errors, 422)
+    if first_time and _email_recommendation(consult.id, form):
+        outcomes.mark_emailed(clinic.db, consult.id, utcnow())
+    return redirect(url_for("staff.outcome", consult_id=consult.id, saved=1), code=303)
+
+
+def _email_recommendation(consult_id: int, form: outcomes.OutcomeForm) -> bool:
+    clinic = current_clinic()
+    link = outcomes.treatment_link(
+        clinic.config["TREATMENT_BOOKING_URL"], clinic.config["CLINIC_EMAIL"], form.recommendation
     )
+    label = RECOMMENDATION_LABELS[form.recommendation]
+
+    def build(notice: messages.ConsultNotice) -> messages.EmailMessage:
+        return messages.recommendation_summary(notice, label.lower(), link, form.message_to_patient)
+
+    build.__name__ = "recommendation_summary"
+    with clinic.db.sessions() as db_session:
+        consult = db_session.get(Consult, consult_id)
+        assert consult is not None
+        return notices.send_notice(clinic, consult, request.url_root, build)
+
+
+@bp.post("/staff/consults/<int:consult_id>/no-show")
+@role_required("physiotherapist")
+def mark_no_show(consult_id: int) -> Any:
+    """The patient never came: close the consult as a patient no-show."""
+    consult = own_consult(consult_id)
+    staff = current_staff()
+    assert staff is not None
+    clinic = current_clinic()
+    from ..signaling.rooms import close_as_no_show
+
+    live = clinic.live.ensure(consult.id, consult.starts_at, consult.ends_at)
+    if live.phase.is_terminal or not close_as_no_show(
+        socketio, clinic, consult.id, Side.PATIENT, f"staff:{staff.id}", utcnow()
+    ):
+        return render_template(
+            "error.html",
+            title="Cannot mark a no-show",
+            message="This consult has already started or ended.",
+        ), 409
+    return redirect(url_for("staff.dashboard"), code=303)
