@@ -54,13 +54,9 @@ COPY migrations ./migrations
 COPY static ./static
 COPY templates ./templates
 
-# The app finds static/ and templates/ next to its package (Flask's "../static"), and a
-# non-editable install puts the package in site-packages: point those names at /app.
-# migrations/ and alembic.ini are found through the working directory (telehealth.migrate).
-RUN site_packages="$(python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')" \
- && ln -s /app/static "$site_packages/static" \
- && ln -s /app/templates "$site_packages/templates" \
- && mkdir -p /app/instance \
+# migrations/, static/ and templates/ are found through the working directory
+# (telehealth.migrate.project_root) when the package is installed into site-packages.
+RUN mkdir -p /app/instance \
  && chown telehealth:telehealth /app/instance
 
 USER telehealth:telehealth

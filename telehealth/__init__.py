@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .config import Config
+from .migrate import project_root
 
 __all__ = ["create_app"]
 
@@ -15,13 +17,18 @@ def create_app(config: Config | None = None, **overrides: Any) -> Flask:
     """Build the web app: blueprints, extensions and the clinic's live objects."""
     config = config or Config(**overrides)
     config.validate()
+    root = project_root()
     app = Flask(
         __name__,
-        static_folder="../static",
-        template_folder="../templates",
+        static_folder=str(root / "static"),
+        template_folder=str(root / "templates"),
         instance_path=str(config.INSTANCE_PATH),
     )
     app.config.update(config.as_mapping())
+    if config.PROXY_HOPS:
+        # Behind nginx: trust exactly its X-Forwarded-* so rate limits see the real client.
+        hops = config.PROXY_HOPS
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     config.INSTANCE_PATH.mkdir(parents=True, exist_ok=True)
 
     from .clinic import Clinic

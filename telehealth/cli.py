@@ -53,7 +53,7 @@ def init_db() -> None:
 @cli.command("seed-demo")
 def seed_demo_command() -> None:
     """Create the demo clinic and staff logins (demo mode only)."""
-    from .demo import DEMO_LOGINS, DEMO_PASSWORD, seed_demo
+    from .demo import DEMO_ADMIN_TOTP_SECRET, DEMO_LOGINS, DEMO_PASSWORD, seed_demo
 
     app = _app()
     if not app.config["DEMO_MODE"]:
@@ -63,6 +63,7 @@ def seed_demo_command() -> None:
     click.echo("demo data created" if created else "demo data already present")
     for email, role in DEMO_LOGINS:
         click.echo(f"  {role:16} {email}  password: {DEMO_PASSWORD}")
+    click.echo(f"  admin two-step key (add to an authenticator app): {DEMO_ADMIN_TOTP_SECRET}")
 
 
 @cli.command("create-user")

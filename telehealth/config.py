@@ -96,6 +96,7 @@ class Config:
         self.SOCKET_EVENTS_PER_SECOND = _float("SOCKET_EVENTS_PER_SECOND", 20)
         self.SOCKET_EVENT_BURST = _float("SOCKET_EVENT_BURST", 60)
         self.MEDIA_SERVICE_TOKEN = os.environ.get("MEDIA_SERVICE_TOKEN", "")
+        self.PROXY_HOPS = _int("PROXY_HOPS", 0)
         self.TESTING = False
         for key, value in overrides.items():
             setattr(self, key, value)

@@ -12,6 +12,8 @@ from .models import COLLEGES, ConsultSettings, Profession, Provider, StaffRole, 
 from .staff.accounts import create_staff_user
 
 DEMO_PASSWORD = "demo"  # noqa: S105 - demo mode only, printed at start
+# Admins must use TOTP; the demo admin's key is printed so it can go into an authenticator app.
+DEMO_ADMIN_TOTP_SECRET = "JBSWY3DPEHPK3PXPDEMOADMINTOTP234"  # noqa: S105 - demo mode only
 DEMO_LOGINS = (("admin@demo.clinic", "admin"), ("physio@demo.clinic", "physiotherapist"))
 
 PROVIDERS: list[dict[str, Any]] = [

@@ -8,13 +8,14 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 
 
-def _project_root() -> Path:
-    """The checkout (editable install) or the working directory (container image)."""
+def project_root() -> Path:
+    """Where migrations/, static/ and templates/ live: the checkout, or the working
+    directory of a container image where the package itself sits in site-packages."""
     checkout = Path(__file__).resolve().parent.parent
     return checkout if (checkout / "alembic.ini").exists() else Path.cwd()
 
 
-REPO_ROOT = _project_root()
+REPO_ROOT = project_root()
 
 
 def alembic_config(database_url: str) -> AlembicConfig:

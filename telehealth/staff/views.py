@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -13,6 +15,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from sqlalchemy import select
@@ -28,6 +31,7 @@ from ..extensions import csrf, limiter, socketio
 from ..models import RECOMMENDATION_LABELS, Consult, ConsultOutcome, ConsultStatus, StaffUser
 from ..notify import messages
 from ..sessions import Side
+from . import two_factor
 from .accounts import password_matches, staff_by_email
 from .auth import (
     current_staff,
@@ -44,23 +48,60 @@ def _login_limit() -> str:
     return str(current_app.config["LOGIN_RATE_LIMIT"])
 
 
-def _check_password(email: str, password: str) -> StaffUser | None:
-    """The active staff user with these credentials; every attempt is audited."""
+LOGIN_PENDING_KEY = "login_pending"
+PENDING_SECONDS = 300
+
+
+@dataclass(frozen=True)
+class LoginStep:
+    """The outcome of checking a password: in, a second factor needed, or refused."""
+
+    user: StaffUser | None
+    needs: str | None = None  # "totp" or "enrol"
+
+
+def _audit_login(user: StaffUser | None, action: str, **detail: Any) -> None:
+    with current_clinic().db.transaction() as db_session:
+        audit.record(db_session, f"staff:{user.id}" if user else "anonymous", action, **detail)
+
+
+def _check_password(email: str, password: str, totp_code: str = "") -> LoginStep:
+    """Password, then TOTP where the account has it (admins must); every attempt is audited."""
     clinic = current_clinic()
-    with clinic.db.transaction() as db_session:
+    with clinic.db.sessions() as db_session:
         user = staff_by_email(db_session, email)
-        ok = password_matches(user.password_hash if user else None, password)
-        if user is not None and ok and user.active:
-            audit.record(db_session, f"staff:{user.id}", "staff.login")
-            return user
-        actor = f"staff:{user.id}" if user else "anonymous"
-        audit.record(
-            db_session,
-            actor,
-            "staff.login_failed",
-            reason="disabled" if user and ok else "bad_credentials",
-        )
-    return None
+    ok = password_matches(user.password_hash if user else None, password)
+    if user is None or not ok or not user.active:
+        reason = "disabled" if user and ok else "bad_credentials"
+        _audit_login(user, "staff.login_failed", reason=reason)
+        return LoginStep(None)
+    if user.totp_secret:
+        if not totp_code:
+            return LoginStep(user, "totp")
+        if not two_factor.code_is_valid(user.totp_secret, totp_code, user.id, clinic.redis):
+            _audit_login(user, "staff.login_failed", reason="bad_totp")
+            return LoginStep(None)
+    elif user.role == "admin":
+        return LoginStep(user, "enrol")
+    _audit_login(user, "staff.login")
+    return LoginStep(user)
+
+
+def _pending_user() -> StaffUser | None:
+    """The user who passed the password step in the last five minutes, if any."""
+    pending = session.get(LOGIN_PENDING_KEY)
+    if not isinstance(pending, dict) or time.time() - pending.get("at", 0) > PENDING_SECONDS:
+        return None
+    with current_clinic().db.sessions() as db_session:
+        user = db_session.get(StaffUser, pending.get("user_id"))
+    return user if user is not None and user.active else None
+
+
+def _finish_login(user: StaffUser) -> Any:
+    target = session.pop("login_next", "") or ""
+    start_staff_session(user)
+    safe = target.startswith("/") and not target.startswith("//")
+    return redirect(target if safe else url_for("staff.dashboard"), code=303)
 
 
 @bp.route("/staff/login", methods=["GET"])
@@ -72,31 +113,102 @@ def login() -> Any:
 @bp.route("/staff/login", methods=["POST"])
 @limiter.limit(_login_limit, methods=["POST"])
 def login_submit() -> Any:
-    """Check the password; a new session on success."""
+    """Check the password; then the second factor, or a new session."""
     email = request.form.get("email", "").strip()
-    user = _check_password(email, request.form.get("password", ""))
-    if user is None:
+    step = _check_password(email, request.form.get("password", ""))
+    if step.user is None:
         message = "That email and password do not match an active staff account."
         return render_template("staff/login.html", error=message, email=email), 401
-    start_staff_session(user)
-    target = request.args.get("next", "")
-    safe = target.startswith("/") and not target.startswith("//")
-    return redirect(target if safe else url_for("staff.dashboard"), code=303)
+    if step.needs:
+        session[LOGIN_PENDING_KEY] = {"user_id": step.user.id, "at": time.time()}
+        session["login_next"] = request.args.get("next", "")
+        if step.needs == "enrol":
+            session["totp_enrolment"] = two_factor.new_secret()
+            return redirect(url_for("staff.totp_setup"), code=303)
+        return render_template("staff/login_totp.html", error=None)
+    session["login_next"] = request.args.get("next", "")
+    return _finish_login(step.user)
+
+
+@bp.route("/staff/login/totp", methods=["POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def login_totp() -> Any:
+    """The second step: the six-digit code from the authenticator app."""
+    user = _pending_user()
+    if user is None or not user.totp_secret:
+        return redirect(url_for("staff.login"), code=303)
+    clinic = current_clinic()
+    if not two_factor.code_is_valid(
+        user.totp_secret, request.form.get("code", ""), user.id, clinic.redis
+    ):
+        _audit_login(user, "staff.login_failed", reason="bad_totp")
+        return render_template(
+            "staff/login_totp.html", error="That code is not right. Try the newest one."
+        ), 401
+    _audit_login(user, "staff.login")
+    return _finish_login(user)
+
+
+def _enrolling_user() -> StaffUser | None:
+    staff = current_staff()
+    if staff is not None:
+        with current_clinic().db.sessions() as db_session:
+            return db_session.get(StaffUser, staff.id)
+    return _pending_user()
+
+
+@bp.route("/staff/totp/setup", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def totp_setup() -> Any:
+    """Turn on two-step login: scan the QR code, then confirm with a code."""
+    user = _enrolling_user()
+    if user is None:
+        return redirect(url_for("staff.login"), code=303)
+    secret = session.get("totp_enrolment") or two_factor.new_secret()
+    session["totp_enrolment"] = secret
+    error = None
+    if request.method == "POST":
+        clinic = current_clinic()
+        if two_factor.code_is_valid(secret, request.form.get("code", ""), user.id, clinic.redis):
+            with clinic.db.transaction() as db_session:
+                row = db_session.get(StaffUser, user.id)
+                assert row is not None
+                row.totp_secret = secret
+                audit.record(db_session, f"staff:{user.id}", "staff.totp_enrolled")
+            session.pop("totp_enrolment", None)
+            if current_staff() is None:
+                _audit_login(user, "staff.login")
+            return _finish_login(user)
+        error = "That code is not right. Check the time on your phone and try the newest code."
+    uri = two_factor.provisioning_uri(secret, user.email, current_app.config["CLINIC_NAME"])
+    return render_template(
+        "staff/totp_setup.html", qr=two_factor.qr_data_uri(uri), secret=secret, error=error
+    ), 401 if error else 200
 
 
 @bp.post("/api/v1/staff/session")
 @csrf.exempt
 @limiter.limit(_login_limit)
 def api_login() -> Any:
-    """Log in from a program (the probe): JSON email and password, session cookie back."""
+    """Log in from a program (the probe): JSON email, password (and totp), cookie back."""
     payload = request.get_json(silent=True) if request.is_json else None
     if not isinstance(payload, dict):
         raise ApiError(415, "unsupported_media_type", "Send JSON with email and password.")
-    user = _check_password(str(payload.get("email", "")), str(payload.get("password", "")))
-    if user is None:
-        raise ApiError(401, "unauthorized", "Wrong email or password.")
-    start_staff_session(user)
-    return jsonify({"id": user.id, "name": user.name, "role": user.role})
+    step = _check_password(
+        str(payload.get("email", "")),
+        str(payload.get("password", "")),
+        str(payload.get("totp", "")),
+    )
+    if step.user is None:
+        raise ApiError(401, "unauthorized", "Wrong email, password or code.")
+    if step.needs == "totp":
+        raise ApiError(401, "totp_required", "Send the six-digit code as 'totp'.")
+    if step.needs == "enrol":
+        raise ApiError(
+            403, "totp_enrolment_required", "Turn on two-step login in the browser first."
+        )
+    start_staff_session(step.user)
+    return jsonify({"id": step.user.id, "name": step.user.name, "role": step.user.role})
 
 
 @bp.post("/staff/logout")

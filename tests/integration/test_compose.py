@@ -40,6 +40,8 @@ APP_VARIABLES = {
     "SESSION_COOKIE_SECURE",
     "PORT",
     "HOST",
+    "STUN_URLS",
+    "TURN_TTL_SECONDS",
 }
 # Read by docker-compose.yml for ${...} substitution: the test's environment must not
 # override what .env.example says.

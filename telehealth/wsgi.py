@@ -1,0 +1,13 @@
+"""The WSGI entry for production: `gunicorn -k gevent -w 1 telehealth.wsgi:app`.
+
+gunicorn's gevent worker monkey-patches before loading this module; each worker process
+runs its own consult clock and reminder sender (Redis makes them act once between them).
+"""
+
+from __future__ import annotations
+
+from . import create_app
+from .server import start_background_duties
+
+app = create_app(SOCKETIO_ASYNC_MODE="gevent")
+start_background_duties(app, app.config["PUBLIC_URL"])
