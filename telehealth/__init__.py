@@ -35,6 +35,9 @@ def create_app(config: Config | None = None, **overrides: Any) -> Flask:
 
     clinic = Clinic.from_config(app.config)
     app.extensions["clinic"] = clinic
+    from . import metrics
+
+    metrics.init_app(app)
     _init_extensions(app, clinic.redis_url)
     _register_blueprints(app)
     _register_template_helpers(app)
@@ -64,6 +67,7 @@ def _init_extensions(app: Flask, redis_url: str) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from .admin.views import bp as admin_bp
     from .api.views import bp as api_bp
     from .booking.views import bp as booking_bp
     from .consult.views import bp as consult_bp
@@ -75,6 +79,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(api_bp, url_prefix="/api/v1")
     app.register_blueprint(consult_bp)
     app.register_blueprint(staff_bp)
+    app.register_blueprint(admin_bp)
 
 
 def _register_template_helpers(app: Flask) -> None:

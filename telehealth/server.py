@@ -29,13 +29,20 @@ def reminder_loop(app: Flask, root_url: str) -> None:
         time.sleep(interval)
 
 
+def _in_app_context(app: Flask, duty: Any) -> None:
+    with app.app_context():
+        duty()
+
+
 def start_background_duties(app: Flask, root_url: str) -> Any:
     """The consult clock and the reminder sender of this process."""
     from .extensions import socketio
+    from .signaling import cut_disabled_staff
     from .signaling.clock import ConsultClock
 
     clock = ConsultClock(socketio, app.extensions["clinic"], app.config["CLOCK_TICK_SECONDS"])
-    socketio.start_background_task(clock.run)
+    clock.sweeps.append(lambda: cut_disabled_staff(app))
+    socketio.start_background_task(_in_app_context, app, clock.run)
     socketio.start_background_task(reminder_loop, app, root_url)
     app.extensions["consult_clock"] = clock
     return clock

@@ -33,7 +33,41 @@ def init_app(app: Flask, redis_url: str) -> None:
         engineio_logger=False,
     )
     from .consult_namespace import ConsultNamespace
+    from .monitor import MonitorNamespace
 
     namespace = ConsultNamespace(app)
     socketio.on_namespace(namespace)
     app.extensions["consult_namespace"] = namespace
+    monitor = MonitorNamespace(app)
+    socketio.on_namespace(monitor)
+    app.extensions["monitor_namespace"] = monitor
+
+
+def cut_disabled_staff(app: Flask) -> int:
+    """Disconnect the live sockets of staff accounts that were disabled; returns how many."""
+    from sqlalchemy import select
+
+    from ..models import StaffUser
+
+    consult = app.extensions["consult_namespace"]
+    monitor = app.extensions["monitor_namespace"]
+    sockets: list[tuple[str, str, int]] = [
+        (sid, consult.namespace, m.staff_id)
+        for sid, m in list(consult.members.items())
+        if m.staff_id is not None
+    ] + [(sid, monitor.namespace, staff_id) for sid, staff_id in list(monitor.admins.items())]
+    if not sockets:
+        return 0
+    ids = {staff_id for _, _, staff_id in sockets}
+    with app.extensions["clinic"].db.sessions() as session:
+        disabled = set(
+            session.scalars(
+                select(StaffUser.id).where(StaffUser.id.in_(ids), StaffUser.active.is_(False))
+            )
+        )
+    cut = 0
+    for sid, namespace, staff_id in sockets:
+        if staff_id in disabled:
+            socketio.server.disconnect(sid, namespace=namespace)
+            cut += 1
+    return cut

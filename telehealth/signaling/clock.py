@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from flask_socketio import SocketIO
@@ -31,6 +32,8 @@ class ConsultClock:
         self.tick_seconds = tick_seconds
         self.stopped = threading.Event()
         self._next_no_show_sweep = datetime.min.replace(tzinfo=utcnow().tzinfo)
+        self._next_sweep = self._next_no_show_sweep
+        self.sweeps: list[Callable[[], object]] = []
 
     NO_SHOW_SWEEP = timedelta(seconds=2)
 
@@ -42,6 +45,8 @@ class ConsultClock:
         if now >= self._next_no_show_sweep:
             self._next_no_show_sweep = now + self.NO_SHOW_SWEEP
             self._close_no_shows(now)
+            for sweep in self.sweeps:  # this process's own sockets, e.g. disabled staff
+                sweep()
 
     def _close_no_shows(self, now: datetime) -> None:
         """Patients who never checked in, physiotherapists who never admitted."""

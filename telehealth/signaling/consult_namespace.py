@@ -15,6 +15,7 @@ from ..consult.access import PatientPass, consult_for_credential, consult_for_pa
 from ..consult.records import record_admit, record_check_in, record_denied, record_running_late
 from ..db import utcnow
 from ..domain.booking_rules import normalise_phone
+from ..metrics import metrics_of
 from ..models import Consult, ConsultStatus
 from ..sessions import Phase, Side, TransitionError
 from ..staff.auth import current_staff
@@ -28,6 +29,7 @@ from .messages import (
     parse_signal,
     parse_stats,
 )
+from .monitor import send_room_update
 from .rooms import (
     NAMESPACE,
     finish_consult,
@@ -76,6 +78,15 @@ class ConsultNamespace(Namespace):
         self.clinic: Clinic = app.extensions["clinic"]
         self.members: dict[str, Member] = {}
         self._in_call_until: dict[int, float] = {}
+        self.metrics = metrics_of(app)
+        self._counters: dict[str, Any] = {}
+
+    def counted(self, event: str) -> Any:
+        """The per-event counter; unknown event names share one label (bounded cardinality)."""
+        name = event if hasattr(self, f"on_{event}") or event == "signal" else "unknown"
+        if name not in self._counters:
+            self._counters[name] = self.metrics.signaling_events.labels(name)
+        return self._counters[name]
 
     # -- dispatch: every event is rate-limited and tied to the socket's consult ----------
 
@@ -91,6 +102,7 @@ class ConsultNamespace(Namespace):
                 log.warning("disconnecting a flooding socket of consult %s", member.consult_id)
                 self.socketio.server.disconnect(sid, namespace=NAMESPACE)
             return refusal("rate_limited", "Too many messages; slow down.")
+        self.counted(event).inc()
         if event == "signal":  # the hot path skips the per-event Flask context
             return self._relay_signal(member, args[1] if len(args) > 1 else None)
         if not hasattr(self, f"on_{event}"):
@@ -259,6 +271,7 @@ class ConsultNamespace(Namespace):
         now = utcnow()
         live = self.clinic.live.admit(member.consult_id, now)
         record_admit(self.clinic.db, member.consult_id, member.actor, now)
+        self.metrics.consults_started.inc()
         send_state(self.socketio, self.clinic, member.consult_id)
         for side in Side:
             send_ice_servers(self.socketio, self.clinic, member.consult_id, side)
@@ -302,6 +315,19 @@ class ConsultNamespace(Namespace):
         self.clinic.live.set_note(
             member.consult_id, f"stats:{member.side}", {k: str(v) for k, v in stats.items()}
         )
+        send_room_update(self.socketio, self.clinic, member.consult_id)
+        return OK
+
+    def on_first_frame(self, data: Any) -> dict[str, Any]:
+        """A browser's admit → first decoded remote frame time, for the metrics."""
+        seconds = data.get("seconds") if isinstance(data, dict) else None
+        if (
+            isinstance(seconds, bool)
+            or not isinstance(seconds, int | float)
+            or not (0 <= seconds <= 600)
+        ):
+            raise Invalid("seconds must be a number from 0 to 600.", {"seconds": "number"})
+        self.metrics.first_frame.observe(float(seconds))
         return OK
 
     def on_end(self, data: Any = None) -> dict[str, Any]:

@@ -114,6 +114,16 @@ def send_ended(socketio: SocketIO, consult_id: int, live: LiveConsult, reason: s
         )
 
 
+def _count(update: Any) -> None:
+    """Bump a counter of the current app's metrics, where there is an app context."""
+    from flask import current_app, has_app_context
+
+    from ..metrics import metrics_of
+
+    if has_app_context():
+        update(metrics_of(current_app))
+
+
 END_REASONS = {
     "patient": "The patient ended the call.",
     "provider": "The physiotherapist ended the call.",
@@ -131,6 +141,7 @@ def finish_consult(
     except TransitionError:
         return None
     record_end(clinic.db, consult_id, actor, str(live.phase), by, now)
+    _count(lambda m: m.consults_ended.labels(by).inc())
     send_ended(socketio, consult_id, live, END_REASONS.get(by, "The call has ended."))
     send_state(socketio, clinic, consult_id)
     return live
@@ -159,5 +170,7 @@ def close_as_no_show(
         "clock" if actor == "system" else "provider",
         now,
     )
+    _count(lambda m: m.no_shows.labels(str(side)).inc())
     send_ended(socketio, consult_id, live, NO_SHOW_REASONS[side])
+    send_state(socketio, clinic, consult_id)
     return live

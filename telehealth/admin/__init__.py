@@ -1,0 +1,1 @@
+"""Clinic admin: the live room monitor, providers, settings, staff and the audit log."""

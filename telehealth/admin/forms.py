@@ -1,0 +1,119 @@
+"""Checks for the admin forms: plain functions returning clean values or field errors."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, time
+from typing import Any
+
+from ..domain.availability import CLINIC_TZ
+from ..models import Profession
+
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+class FormErrors(Exception):
+    def __init__(self, fields: dict[str, str]) -> None:
+        super().__init__("form errors")
+        self.fields = fields
+
+
+def _text(form: Any, key: str, limit: int, required: bool = True) -> tuple[str, str | None]:
+    value = str(form.get(key, "")).strip()
+    if required and not value:
+        return value, "Required."
+    if len(value) > limit:
+        return value, f"At most {limit} characters."
+    return value, None
+
+
+def parse_provider(form: Any) -> dict[str, Any]:
+    """Name, email, profession, designations, registration number, bio and active flag."""
+    errors: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    for key, limit, required in (
+        ("name", 120, True),
+        ("email", 254, True),
+        ("registration_number", 32, True),
+        ("bio", 2000, False),
+    ):
+        values[key], error = _text(form, key, limit, required)
+        if error:
+            errors[key] = error
+    values["email"] = values["email"].lower()
+    if values["email"] and not re.match(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$", values["email"]):
+        errors["email"] = "Enter an email address."
+    try:
+        values["profession"] = Profession(form.get("profession", ""))
+    except ValueError:
+        errors["profession"] = "Choose physiotherapist or massage therapist."
+    values["designations"] = [
+        d.strip() for d in str(form.get("designations", "")).split(",") if d.strip()
+    ][:10]
+    values["active"] = form.get("active") == "yes"
+    if errors:
+        raise FormErrors(errors)
+    return values
+
+
+def _clock(value: str) -> time | None:
+    try:
+        return time.fromisoformat(value.strip())
+    except ValueError:
+        return None
+
+
+def parse_weekly_hours(form: Any) -> list[tuple[int, time, time]]:
+    """Up to one window per weekday, `start_N`/`end_N` fields in local time; blank = closed."""
+    hours: list[tuple[int, time, time]] = []
+    errors: dict[str, str] = {}
+    for day in range(7):
+        start, end = str(form.get(f"start_{day}", "")), str(form.get(f"end_{day}", ""))
+        if not start and not end:
+            continue
+        opens, closes = _clock(start), _clock(end)
+        if opens is None or closes is None or closes <= opens:
+            errors[f"day_{day}"] = (
+                f"{WEEKDAYS[day]}: give a start and a later end, or leave both blank."
+            )
+            continue
+        hours.append((day, opens, closes))
+    if errors:
+        raise FormErrors(errors)
+    return hours
+
+
+def parse_time_off(form: Any) -> tuple[datetime, datetime, str]:
+    """A time-off interval entered in Toronto local time."""
+    try:
+        starts = datetime.fromisoformat(str(form.get("starts", ""))).replace(tzinfo=CLINIC_TZ)
+        ends = datetime.fromisoformat(str(form.get("ends", ""))).replace(tzinfo=CLINIC_TZ)
+    except ValueError as error:
+        raise FormErrors({"starts": "Give a start and an end date and time."}) from error
+    if ends <= starts:
+        raise FormErrors({"ends": "The end must be after the start."})
+    note, _ = _text(form, "note", 200, False)
+    return starts, ends, note[:200]
+
+
+SETTING_LIMITS = {
+    "length_minutes": (10, 60),
+    "buffer_minutes": (0, 60),
+    "minimum_notice_minutes": (0, 7 * 24 * 60),
+    "horizon_days": (1, 365),
+    "lobby_opens_minutes": (0, 60),
+}
+
+
+def parse_settings(form: Any) -> dict[str, int]:
+    errors: dict[str, str] = {}
+    values: dict[str, int] = {}
+    for key, (low, high) in SETTING_LIMITS.items():
+        raw = str(form.get(key, "")).strip()
+        if not raw.isdigit() or not low <= int(raw) <= high:
+            errors[key] = f"A whole number from {low} to {high}."
+        else:
+            values[key] = int(raw)
+    if errors:
+        raise FormErrors(errors)
+    return values

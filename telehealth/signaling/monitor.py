@@ -1,0 +1,193 @@
+"""The admin monitor: every room of today, live, with its call health; and force-end."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import Flask, request
+from flask_socketio import Namespace, SocketIO, join_room
+from sqlalchemy import select
+
+from .. import audit
+from ..clinic import Clinic
+from ..consult.records import record_denied
+from ..db import utcnow
+from ..domain.availability import CLINIC_TZ, local_day_bounds
+from ..models import Consult, ConsultStatus
+from ..sessions import LiveConsult, Phase, Side
+from ..staff.auth import current_staff
+from ..staff.views import short_name
+from .rooms import finish_consult
+
+MONITOR_NAMESPACE = "/monitor"
+MONITOR_ROOM = "admins"
+WAITING_TOO_LONG = timedelta(minutes=3)
+POOR_LOSS_PCT = 5.0
+POOR_RTT_MS = 400.0
+POOR_BITRATE_KBPS = 150.0
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def _number(stats: dict[str, str], key: str) -> float | None:
+    try:
+        return float(stats[key])
+    except (KeyError, ValueError):
+        return None
+
+
+def call_quality(stats: dict[str, str]) -> str:
+    """good / poor / unknown, from loss, round-trip time and bitrate (as Jitsi grades it)."""
+    if not stats:
+        return "unknown"
+    loss, rtt, bitrate = (_number(stats, k) for k in ("loss_pct", "rtt_ms", "bitrate_kbps"))
+    poor = (
+        (loss is not None and loss > POOR_LOSS_PCT)
+        or (rtt is not None and rtt > POOR_RTT_MS)
+        or (bitrate is not None and bitrate < POOR_BITRATE_KBPS)
+    )
+    return "poor" if poor else "good"
+
+
+def _flags(live: LiveConsult, health: dict[str, dict[str, str]], now: datetime) -> list[str]:
+    flags = []
+    if (
+        live.phase == Phase.WAITING
+        and live.checked_in_at
+        and now - live.checked_in_at > WAITING_TOO_LONG
+    ):
+        flags.append("waiting_long")
+    if live.phase == Phase.IN_CALL and any(call_quality(s) == "poor" for s in health.values()):
+        flags.append("poor_quality")
+    if live.phase == Phase.NO_SHOW_PROVIDER:
+        flags.append("provider_no_show")
+    return flags
+
+
+def room_summary(clinic: Clinic, live: LiveConsult, now: datetime) -> dict[str, Any]:
+    """Call metadata an admin may see: never SDP, media or chat."""
+    info = clinic.live.note(live.consult_id, "info")
+    presence = clinic.live.presence(live.consult_id)
+    health = {str(side): clinic.live.note(live.consult_id, f"stats:{side}") for side in Side}
+    return {
+        "consult_id": live.consult_id,
+        "provider_name": info.get("provider_name", ""),
+        "patient_name": info.get("patient_name", ""),
+        "phase": str(live.phase),
+        "starts_at": _iso(live.starts_at),
+        "checked_in_at": _iso(live.checked_in_at),
+        "admitted_at": _iso(live.admitted_at),
+        "call_ends_at": _iso(live.call_ends_at),
+        "server_time": now.isoformat(),
+        "devices": {str(side): len(devices) for side, devices in presence.items()},
+        "health": {
+            side: {**stats, "quality": call_quality(stats)} for side, stats in health.items()
+        },
+        "precheck": clinic.live.note(live.consult_id, "precheck") or None,
+        "flags": _flags(live, health, now),
+    }
+
+
+def _scheduled_summary(consult: Consult, now: datetime) -> dict[str, Any]:
+    phase = {ConsultStatus.BOOKED: "scheduled", ConsultStatus.COMPLETED: "ended"}.get(
+        ConsultStatus(consult.status), consult.status
+    )
+    return {
+        "consult_id": consult.id,
+        "provider_name": consult.provider.name,
+        "patient_name": short_name(consult.patient.name),
+        "phase": phase,
+        "starts_at": _iso(consult.starts_at),
+        "checked_in_at": _iso(consult.checked_in_at),
+        "admitted_at": _iso(consult.admitted_at),
+        "call_ends_at": None,
+        "server_time": now.isoformat(),
+        "devices": {"patient": 0, "provider": 0},
+        "health": {},
+        "precheck": None,
+        "flags": ["provider_no_show"] if consult.status == ConsultStatus.NO_SHOW_PROVIDER else [],
+    }
+
+
+def todays_rooms(clinic: Clinic, now: datetime) -> list[dict[str, Any]]:
+    """Every consult of today (Toronto), live where Redis knows it, else from SQL."""
+    start, end = local_day_bounds(now.astimezone(CLINIC_TZ).date())
+    query = (
+        select(Consult)
+        .where(
+            Consult.starts_at >= start,
+            Consult.starts_at < end,
+            Consult.status != ConsultStatus.CANCELLED,
+        )
+        .order_by(Consult.starts_at)
+    )
+    rows = []
+    with clinic.db.sessions() as session:
+        for consult in session.scalars(query):
+            live = clinic.live.get(consult.id)
+            rows.append(
+                room_summary(clinic, live, now) if live else _scheduled_summary(consult, now)
+            )
+    known = {row["consult_id"] for row in rows}
+    for consult_id in clinic.live.live_ids():  # instant consults booked across midnight
+        live = clinic.live.get(consult_id)
+        if consult_id not in known and live is not None:
+            rows.append(room_summary(clinic, live, now))
+    return rows
+
+
+def send_room_update(socketio: SocketIO, clinic: Clinic, consult_id: int) -> None:
+    """Push one room's new state to every admin watching, on any web process."""
+    live = clinic.live.get(consult_id)
+    if live is not None:
+        socketio.emit(
+            "room",
+            room_summary(clinic, live, utcnow()),
+            namespace=MONITOR_NAMESPACE,
+            to=MONITOR_ROOM,
+        )
+
+
+class MonitorNamespace(Namespace):
+    """Admins only, checked at connect and again on every event."""
+
+    def __init__(self, app: Flask) -> None:
+        super().__init__(MONITOR_NAMESPACE)
+        self.clinic: Clinic = app.extensions["clinic"]
+        self.admins: dict[str, int] = {}
+
+    def on_connect(self, auth: Any = None) -> None:
+        staff = current_staff()
+        if staff is None or not staff.is_admin:
+            actor = f"staff:{staff.id}" if staff else "anonymous"
+            record_denied(self.clinic.db, actor, "socket:/monitor", None)
+            raise ConnectionRefusedError(
+                {"code": "unauthorized", "message": "The monitor is for clinic admins."}
+            )
+        self.admins[request.sid] = staff.id  # type: ignore[attr-defined]
+        join_room(MONITOR_ROOM)
+        self.emit("rooms", {"rooms": todays_rooms(self.clinic, utcnow())}, room=request.sid)  # type: ignore[attr-defined]
+
+    def on_disconnect(self, reason: Any = None) -> None:
+        self.admins.pop(request.sid, None)  # type: ignore[attr-defined]
+
+    def on_end_room(self, data: Any) -> dict[str, Any]:
+        admin_id = self.admins.get(request.sid)  # type: ignore[attr-defined]
+        consult_id = data.get("consult_id") if isinstance(data, dict) else None
+        if admin_id is None:
+            return {"ok": False, "error": {"code": "unauthorized", "message": "Admins only."}}
+        if not isinstance(consult_id, int):
+            return {"ok": False, "error": {"code": "invalid", "message": "consult_id needed."}}
+        actor = f"staff:{admin_id}"
+        live = finish_consult(self.socketio, self.clinic, consult_id, "admin", actor, utcnow())
+        if live is None:
+            return {
+                "ok": False,
+                "error": {"code": "already_ended", "message": "That room has already ended."},
+            }
+        with self.clinic.db.transaction() as session:
+            audit.record(session, actor, "admin.force_end", consult_id)
+        return {"ok": True}
