@@ -59,13 +59,14 @@ def seed_demo(session: Session) -> bool:
         return False
     session.merge(ConsultSettings(id=1))
     providers = [_demo_provider(session, spec) for spec in PROVIDERS]
-    create_staff_user(
+    admin = create_staff_user(
         session,
         email="admin@demo.clinic",
         name="Clinic Admin",
         password=DEMO_PASSWORD,
         role=StaffRole.ADMIN,
     )
+    admin.totp_secret = DEMO_ADMIN_TOTP_SECRET
     create_staff_user(
         session,
         email="physio@demo.clinic",

@@ -68,7 +68,7 @@ def state_view(clinic: Clinic, live: LiveConsult, side: Side) -> dict[str, Any]:
 
 
 def send_state(socketio: SocketIO, clinic: Clinic, consult_id: int, to: str | None = None) -> None:
-    """Tell both sides (or one socket) how the consult stands now."""
+    """Tell both sides (or one socket) how the consult stands now, and the admins."""
     live = clinic.live.get(consult_id)
     if live is None:
         return
@@ -81,6 +81,9 @@ def send_state(socketio: SocketIO, clinic: Clinic, consult_id: int, to: str | No
         )
         if to:
             return
+    from .monitor import send_room_update
+
+    send_room_update(socketio, clinic, consult_id)
 
 
 def send_ice_servers(
