@@ -24,6 +24,19 @@ from telehealth.migrate import upgrade
 TEST_SECRET = "test-secret-key-that-is-long-enough-for-hmac"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def quick_password_hashes() -> Iterator[None]:
+    """Real argon2id hashes, with the smallest cost: seeding staff per test stays fast."""
+    from argon2 import PasswordHasher
+
+    from telehealth.staff import accounts
+
+    production = accounts._hasher
+    accounts._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    yield
+    accounts._hasher = production
+
+
 def _reset_postgres(url: str) -> None:
     engine = create_engine(url)
     with engine.begin() as connection:
