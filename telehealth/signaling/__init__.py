@@ -41,6 +41,11 @@ def init_app(app: Flask, redis_url: str) -> None:
     monitor = MonitorNamespace(app)
     socketio.on_namespace(monitor)
     app.extensions["monitor_namespace"] = monitor
+    from .media_namespace import MediaNamespace, PrecheckBroker
+
+    broker = PrecheckBroker(app.extensions["clinic"], socketio)
+    app.extensions["precheck_broker"] = broker
+    socketio.on_namespace(MediaNamespace(app, broker))
 
 
 def cut_disabled_staff(app: Flask) -> int:

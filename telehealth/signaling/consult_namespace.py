@@ -20,12 +20,15 @@ from ..models import Consult, ConsultStatus
 from ..sessions import Phase, Side, TransitionError
 from ..staff.auth import current_staff
 from ..staff.views import short_name
+from .context import current_sid
+from .ice import ice_servers
 from .messages import (
     Invalid,
     parse_admit,
     parse_chat,
     parse_check_in,
     parse_media_state,
+    parse_precheck,
     parse_signal,
     parse_stats,
 )
@@ -42,6 +45,8 @@ from .throttle import TokenBucket
 
 log = logging.getLogger(__name__)
 IN_CALL_CACHE_SECONDS = 1.0
+# The pre-call check runs before admission, so its TURN credential is short-lived.
+PRECHECK_TURN_TTL = 300
 
 
 def refusal(code: str, message: str) -> dict[str, Any]:
@@ -131,7 +136,7 @@ class ConsultNamespace(Namespace):
                 "patient_name": short_name(consult.patient.name),
             },
         )
-        sid = request.sid  # type: ignore[attr-defined]
+        sid = current_sid()
         device = _device_label(auth.get("device"))
         config = self.app.config
         self.members[sid] = Member(
@@ -209,10 +214,10 @@ class ConsultNamespace(Namespace):
         return consult, Side.PROVIDER, f"staff:{staff.id}", staff.id
 
     def on_disconnect(self, reason: Any = None) -> None:
-        member = self.members.pop(request.sid, None)  # type: ignore[attr-defined]
+        member = self.members.pop(current_sid(), None)
         if member is None:
             return
-        devices = self.clinic.live.leave(member.consult_id, member.side, request.sid, utcnow())  # type: ignore[attr-defined]
+        devices = self.clinic.live.leave(member.consult_id, member.side, current_sid(), utcnow())
         live = self.clinic.live.get(member.consult_id)
         if devices == 0 and live is not None and not live.phase.is_terminal:
             self.emit("peer_left", {"side": str(member.side), "devices": 0}, room=member.relay_to)
@@ -221,7 +226,7 @@ class ConsultNamespace(Namespace):
     # -- events ----------------------------------------------------------------------
 
     def _member(self) -> Member:
-        return self.members[request.sid]  # type: ignore[attr-defined]
+        return self.members[current_sid()]
 
     def _require(self, side: Side) -> Member | None:
         member = self._member()
@@ -316,6 +321,53 @@ class ConsultNamespace(Namespace):
             member.consult_id, f"stats:{member.side}", {k: str(v) for k, v in stats.items()}
         )
         send_room_update(self.socketio, self.clinic, member.consult_id)
+        return OK
+
+    # -- the pre-call check: the browser against a media worker's echo peer ----------
+
+    def on_precheck_offer(self, data: Any) -> dict[str, Any]:
+        member = self._require(Side.PATIENT)
+        if member is None:
+            return UNAUTHORIZED
+        offer = parse_signal(data).get("description")
+        if not offer or offer["type"] != "offer":
+            raise Invalid("Send an offer description.", {"description": "offer"})
+        config = self.app.config
+        ice = ice_servers(
+            stun_urls=config["STUN_URLS"],
+            turn_urls=config["TURN_URLS"],
+            turn_secret=config["TURN_SECRET"],
+            ttl=PRECHECK_TURN_TTL,
+            user_tag=f"c{member.consult_id}-precheck",
+            now=time.time(),
+        )
+        check_id = self.app.extensions["precheck_broker"].start(
+            current_sid(), member.consult_id, offer, ice
+        )
+        if check_id is None:
+            return refusal(
+                "no_worker",
+                "The connection check is not available right now. "
+                "You can still join the waiting room.",
+            )
+        return {**OK, "check_id": check_id}
+
+    def on_precheck_stop(self, data: Any) -> dict[str, Any]:
+        check_id = data.get("check_id") if isinstance(data, dict) else None
+        if isinstance(check_id, str):
+            self.app.extensions["precheck_broker"].stop(check_id, current_sid())
+        return OK
+
+    def on_precheck_result(self, data: Any) -> dict[str, Any]:
+        member = self._require(Side.PATIENT)
+        if member is None:
+            return UNAUTHORIZED
+        result = parse_precheck(data)
+        result["at"] = utcnow().isoformat()
+        self.clinic.live.set_note(
+            member.consult_id, "precheck", {k: str(v) for k, v in result.items()}
+        )
+        send_state(self.socketio, self.clinic, member.consult_id)
         return OK
 
     def on_first_frame(self, data: Any) -> dict[str, Any]:

@@ -129,6 +129,18 @@ def _number(data: dict[str, Any], key: str) -> float | None:
     return round(float(value), 2)
 
 
+VERDICTS = ("good", "audio_only", "cannot_connect")
+
+
+def parse_precheck(data: Any) -> dict[str, Any]:
+    """The pre-call check's verdict and measurements, as the browser reports them."""
+    data = _object(data)
+    verdict = data.get("verdict")
+    if verdict not in VERDICTS:
+        raise Invalid("Unknown verdict.", {"verdict": " / ".join(VERDICTS)})
+    return {**parse_stats(data), "verdict": verdict}
+
+
 def parse_stats(data: Any) -> dict[str, Any]:
     """Call health from getStats: numbers only, and the route kind."""
     data = _object(data)

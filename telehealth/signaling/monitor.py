@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import Flask, request
+from flask import Flask
 from flask_socketio import Namespace, SocketIO, join_room
 from sqlalchemy import select
 
@@ -18,6 +18,7 @@ from ..models import Consult, ConsultStatus
 from ..sessions import LiveConsult, Phase, Side
 from ..staff.auth import current_staff
 from ..staff.views import short_name
+from .context import current_sid
 from .rooms import finish_consult
 
 MONITOR_NAMESPACE = "/monitor"
@@ -167,15 +168,15 @@ class MonitorNamespace(Namespace):
             raise ConnectionRefusedError(
                 {"code": "unauthorized", "message": "The monitor is for clinic admins."}
             )
-        self.admins[request.sid] = staff.id  # type: ignore[attr-defined]
+        self.admins[current_sid()] = staff.id
         join_room(MONITOR_ROOM)
-        self.emit("rooms", {"rooms": todays_rooms(self.clinic, utcnow())}, room=request.sid)  # type: ignore[attr-defined]
+        self.emit("rooms", {"rooms": todays_rooms(self.clinic, utcnow())}, room=current_sid())
 
     def on_disconnect(self, reason: Any = None) -> None:
-        self.admins.pop(request.sid, None)  # type: ignore[attr-defined]
+        self.admins.pop(current_sid(), None)
 
     def on_end_room(self, data: Any) -> dict[str, Any]:
-        admin_id = self.admins.get(request.sid)  # type: ignore[attr-defined]
+        admin_id = self.admins.get(current_sid())
         consult_id = data.get("consult_id") if isinstance(data, dict) else None
         if admin_id is None:
             return {"ok": False, "error": {"code": "unauthorized", "message": "Admins only."}}
