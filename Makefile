@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 run: install
 	$(BIN)/telehealth init-db
 	$(BIN)/telehealth seed-demo
-	$(BIN)/telehealth serve
+	$(BIN)/telehealth media & trap 'kill $$! 2>/dev/null' EXIT INT TERM; $(BIN)/telehealth serve
 
 lint: install
 	$(BIN)/ruff check telehealth tests bench

@@ -207,6 +207,20 @@ def purge(days: int | None) -> None:
     click.echo(f"removed {consults} consult(s) and {patients} patient record(s)")
 
 
+@cli.command("media")
+@click.option(
+    "--server",
+    default=lambda: f"http://127.0.0.1:{os.environ.get('PORT', '5000')}",
+    show_default="http://127.0.0.1:$PORT",
+    help="The web server to signal through.",
+)
+def media(server: str) -> None:
+    """Run a media worker: echo peers for the patients' pre-call check."""
+    from .media.worker import run_worker
+
+    run_worker(server)
+
+
 @cli.command("serve")
 @click.option("--host", default=lambda: os.environ.get("HOST", "127.0.0.1"), show_default="HOST")
 @click.option(

@@ -32,10 +32,10 @@ def default_instance_path() -> Path:
     return Path(os.environ.get("INSTANCE_PATH", Path.cwd() / "instance")).resolve()
 
 
-def dev_secret_key(instance_path: Path) -> str:
+def dev_secret_key(instance_path: Path, name: str = "secret_key") -> str:
     """A secret generated once per checkout, so dev sessions survive restarts."""
     instance_path.mkdir(parents=True, exist_ok=True)
-    key_file = instance_path / "secret_key"
+    key_file = instance_path / name
     if not key_file.exists():
         key_file.write_text(secrets.token_urlsafe(48))
         key_file.chmod(0o600)
@@ -95,7 +95,9 @@ class Config:
         self.TURN_TTL_SECONDS = min(_int("TURN_TTL_SECONDS", 3600), 3600)
         self.SOCKET_EVENTS_PER_SECOND = _float("SOCKET_EVENTS_PER_SECOND", 20)
         self.SOCKET_EVENT_BURST = _float("SOCKET_EVENT_BURST", 60)
-        self.MEDIA_SERVICE_TOKEN = os.environ.get("MEDIA_SERVICE_TOKEN", "")
+        self.MEDIA_SERVICE_TOKEN = os.environ.get("MEDIA_SERVICE_TOKEN") or (
+            dev_secret_key(self.INSTANCE_PATH, "media_token") if self.ENV != "production" else ""
+        )
         self.PROXY_HOPS = _int("PROXY_HOPS", 0)
         self.TESTING = False
         for key, value in overrides.items():

@@ -82,6 +82,18 @@ class LiveServer:
         wait_until_healthy(f"http://127.0.0.1:{port}", process)
         return process
 
+    def start_media(self, **settings: str) -> subprocess.Popen[bytes]:
+        """A media worker signalling through this server."""
+        log = open(self.instance / "media.log", "ab")  # noqa: SIM115
+        process = subprocess.Popen(
+            [TELEHEALTH, "media", "--server", self.url],
+            env={**self.env, **settings},
+            stdout=log,
+            stderr=log,
+        )
+        self.processes.append(process)
+        return process
+
     def log(self) -> str:
         return "\n".join(
             p.read_text(errors="replace")[-4000:] for p in self.instance.glob("serve-*.log")

@@ -1,0 +1,180 @@
+"""Echo peers for the patients' pre-call check.
+
+The worker connects to a web process like a browser does (Socket.IO namespace /media,
+authenticated with the service token), takes offers the server hands it, and loops each
+browser's audio and video straight back so the patient sees and hears themselves through
+the same ICE and TURN path as the real call. Nothing is recorded; every peer connection
+is closed when the check ends, when the browser goes, or after CHECK_SECONDS at most.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import socketio
+from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
+from aiortc.contrib.media import MediaRelay
+
+log = logging.getLogger(__name__)
+
+NAMESPACE = "/media"
+HEARTBEAT_SECONDS = 10.0
+
+
+def ice_configuration(payload: Any) -> RTCConfiguration:
+    """The RTCConfiguration from the server's ice_servers payload (empty: host candidates)."""
+    servers = []
+    for server in (payload or {}).get("iceServers", []) if isinstance(payload, dict) else []:
+        urls = server.get("urls")
+        if urls:
+            servers.append(
+                RTCIceServer(
+                    urls=urls, username=server.get("username"), credential=server.get("credential")
+                )
+            )
+    return RTCConfiguration(iceServers=servers)
+
+
+@dataclass
+class EchoCheck:
+    check_id: str
+    pc: RTCPeerConnection
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class MediaWorker:
+    """Serves up to `capacity` pre-call checks at once, each for at most `check_seconds`."""
+
+    def __init__(
+        self, server_url: str, token: str, capacity: int = 8, check_seconds: float = 60.0
+    ) -> None:
+        self.server_url = server_url
+        self.token = token
+        self.capacity = capacity
+        self.check_seconds = check_seconds
+        self.checks: dict[str, EchoCheck] = {}
+        self.served = 0
+        self.refused = 0
+        self.relay = MediaRelay()
+        self.sio = socketio.AsyncClient(
+            reconnection=True,
+            reconnection_delay=0.5,
+            reconnection_delay_max=5,
+            randomization_factor=0.5,
+        )
+        self.sio.on("precheck_request", self._on_request, namespace=NAMESPACE)
+        self.sio.on("precheck_close", self._on_close, namespace=NAMESPACE)
+
+    async def connect(self) -> None:
+        """Connect, retrying until the web process answers (it may still be starting)."""
+        while True:
+            try:
+                await self.sio.connect(
+                    self.server_url,
+                    namespaces=[NAMESPACE],
+                    transports=["websocket"],
+                    auth={"service_token": self.token, "capacity": self.capacity},
+                    wait_timeout=10,
+                )
+                log.info("media worker connected to %s", self.server_url)
+                return
+            except socketio.exceptions.ConnectionError as error:
+                log.warning("media worker cannot connect yet: %s", error)
+                await asyncio.sleep(1)
+
+    async def run_forever(self) -> None:
+        await self.connect()
+        try:
+            while True:
+                await asyncio.sleep(HEARTBEAT_SECONDS)
+                if self.sio.connected:
+                    await self.sio.emit(
+                        "heartbeat", {"busy": len(self.checks)}, namespace=NAMESPACE
+                    )
+        finally:
+            await self.close()
+
+    async def close(self) -> None:
+        for check in list(self.checks.values()):
+            check.done.set()
+        await asyncio.gather(
+            *(c.pc.close() for c in list(self.checks.values())), return_exceptions=True
+        )
+        if self.sio.connected:
+            await self.sio.disconnect()
+
+    # -- events from the server ---------------------------------------------------------
+
+    async def _on_request(self, data: Any) -> None:
+        check_id = str(data.get("check_id")) if isinstance(data, dict) else ""
+        if len(self.checks) >= self.capacity:
+            self.refused += 1
+            await self.sio.emit(
+                "precheck_refused", {"check_id": check_id, "reason": "busy"}, namespace=NAMESPACE
+            )
+            return
+        asyncio.create_task(self.run_check(check_id, data["description"], data.get("ice_servers")))
+
+    async def _on_close(self, data: Any) -> None:
+        check = self.checks.get(str(data.get("check_id"))) if isinstance(data, dict) else None
+        if check is not None:
+            check.done.set()
+
+    # -- one echo peer ------------------------------------------------------------------
+
+    async def run_check(self, check_id: str, description: dict[str, str], ice: Any) -> None:
+        """Answer the browser's offer and loop its media back until done or timed out."""
+        pc = RTCPeerConnection(ice_configuration(ice))
+        check = EchoCheck(check_id, pc)
+        self.checks[check_id] = check
+
+        @pc.on("track")
+        def _echo(track: Any) -> None:
+            pc.addTrack(self.relay.subscribe(track))
+
+        @pc.on("connectionstatechange")
+        async def _state() -> None:
+            if pc.connectionState in ("failed", "closed"):
+                check.done.set()
+
+        try:
+            await pc.setRemoteDescription(RTCSessionDescription(**description))
+            await pc.setLocalDescription(await pc.createAnswer())
+            await self.sio.emit(
+                "precheck_answer",
+                {
+                    "check_id": check_id,
+                    "description": {
+                        "type": pc.localDescription.type,
+                        "sdp": pc.localDescription.sdp,
+                    },
+                },
+                namespace=NAMESPACE,
+            )
+            await asyncio.wait_for(check.done.wait(), timeout=self.check_seconds)
+        except TimeoutError:
+            log.info("pre-call check %s reached its time limit", check_id)
+        except Exception:  # noqa: BLE001 - one bad offer must not take the worker down
+            log.exception("pre-call check %s failed", check_id)
+        finally:
+            await pc.close()
+            self.checks.pop(check_id, None)
+            self.served += 1
+
+
+def run_worker(server_url: str) -> None:
+    """`telehealth media`: run one worker until stopped."""
+    from ..config import Config
+
+    config = Config()
+    worker = MediaWorker(
+        server_url,
+        config.MEDIA_SERVICE_TOKEN,
+        capacity=int(os.environ.get("MEDIA_CAPACITY", "8")),
+        check_seconds=float(os.environ.get("MEDIA_CHECK_SECONDS", "60")),
+    )
+    asyncio.run(worker.run_forever())

@@ -1,0 +1,178 @@
+"""The pre-call check against a real media worker: echo, capacity, time limit."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import pytest
+import socketio
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import AudioStreamTrack, MediaStreamError, VideoStreamTrack
+
+
+class PrecheckBrowser:
+    """Plays the patient's browser on the check-in page: offer, answer, count echoed frames."""
+
+    def __init__(self, base_url: str, join_url: str) -> None:
+        self.base_url = base_url
+        self.credential = join_url.rsplit("/", 1)[-1]
+        self.sio = socketio.AsyncClient(reconnection=False)
+        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        self.frames = 0
+        self.answer: asyncio.Future[Any] = asyncio.get_event_loop().create_future()
+        self.error: asyncio.Future[Any] = asyncio.get_event_loop().create_future()
+        self.readers: list[asyncio.Task[None]] = []
+
+    async def start(self) -> dict[str, Any]:
+        self.sio.on("precheck_answer", self._answered, namespace="/consult")
+        self.sio.on("precheck_error", self._failed, namespace="/consult")
+        await self.sio.connect(
+            self.base_url,
+            namespaces=["/consult"],
+            transports=["websocket"],
+            auth={"join_credential": self.credential, "device": "probe"},
+            wait_timeout=10,
+        )
+
+        @self.pc.on("track")
+        def _track(track: Any) -> None:
+            if track.kind == "video":
+                self.readers.append(asyncio.create_task(self._count(track)))
+
+        self.pc.addTrack(VideoStreamTrack())
+        self.pc.addTrack(AudioStreamTrack())
+        await self.pc.setLocalDescription(await self.pc.createOffer())
+        offer = {"type": "offer", "sdp": self.pc.localDescription.sdp}
+        return dict(
+            await self.sio.call(
+                "precheck_offer", {"description": offer}, namespace="/consult", timeout=10
+            )
+        )
+
+    async def _answered(self, data: dict[str, Any]) -> None:
+        await self.pc.setRemoteDescription(RTCSessionDescription(**data["description"]))
+        if not self.answer.done():
+            self.answer.set_result(data)
+
+    async def _failed(self, data: dict[str, Any]) -> None:
+        if not self.error.done():
+            self.error.set_result(data)
+
+    async def _count(self, track: Any) -> None:
+        try:
+            while True:
+                await track.recv()
+                self.frames += 1
+        except MediaStreamError:
+            return
+
+    async def wait_frames(self, count: int, timeout: float = 15) -> None:
+        deadline = time.monotonic() + timeout
+        while self.frames < count and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert self.frames >= count, f"only {self.frames} echoed frames arrived"
+
+    async def close(self) -> None:
+        for reader in self.readers:
+            reader.cancel()
+        await self.pc.close()
+        if self.sio.connected:
+            await self.sio.disconnect()
+
+
+def _wait_for_worker(server: Any, seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if "media worker connected" in (server.instance / "media.log").read_text(errors="ignore"):
+            return
+        time.sleep(0.1)
+    raise AssertionError("the media worker did not connect")
+
+
+async def _echo_once(server: Any) -> PrecheckBrowser:
+    browser = PrecheckBrowser(server.url, server.book_now()["join_url"])
+    ack = await browser.start()
+    assert ack["ok"], ack
+    await asyncio.wait_for(browser.answer, 10)
+    return browser
+
+
+def test_precheck_loops_the_patients_video_back(live_server):
+    live_server.start_media()
+    _wait_for_worker(live_server)
+
+    async def scenario() -> None:
+        browser = await _echo_once(live_server)
+        try:
+            await browser.wait_frames(10)
+        finally:
+            await browser.close()
+
+    asyncio.run(scenario())
+
+
+def test_worker_refuses_beyond_its_cap_and_recovers(live_server):
+    live_server.start_media(MEDIA_CAPACITY="1")
+    _wait_for_worker(live_server)
+
+    async def scenario() -> None:
+        first = await _echo_once(live_server)
+        second = PrecheckBrowser(live_server.url, live_server.book_now()["join_url"])
+        try:
+            assert (await second.start())["ok"]
+            refused = await asyncio.wait_for(second.error, 10)
+            assert refused["code"] == "busy" and "try the check again" in refused["message"]
+            await first.wait_frames(5)
+        finally:
+            await first.close()
+            await second.close()
+        await asyncio.sleep(0.5)
+        third = await _echo_once(live_server)  # the freed place is usable again
+        try:
+            await third.wait_frames(5)
+        finally:
+            await third.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_check_past_its_time_limit_is_closed_and_freed(live_server):
+    live_server.start_media(MEDIA_CAPACITY="1", MEDIA_CHECK_SECONDS="2")
+    _wait_for_worker(live_server)
+
+    async def scenario() -> None:
+        first = await _echo_once(live_server)
+        try:
+            await first.wait_frames(5)
+            await asyncio.sleep(3)
+            frozen = first.frames
+            await asyncio.sleep(1)
+            assert first.frames - frozen <= 2, "the echo kept running past its limit"
+        finally:
+            await first.close()
+        second = await _echo_once(live_server)  # capacity 1: only free if the first was freed
+        try:
+            await second.wait_frames(5)
+        finally:
+            await second.close()
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("token", ["", "wrong-token"])
+def test_media_namespace_refuses_clients_without_the_service_token(live_server, token):
+    async def scenario() -> None:
+        client = socketio.AsyncClient(reconnection=False)
+        with pytest.raises(socketio.exceptions.ConnectionError):
+            await client.connect(
+                live_server.url,
+                namespaces=["/media"],
+                transports=["websocket"],
+                auth={"service_token": token},
+                wait_timeout=5,
+            )
+        await client.disconnect()
+
+    asyncio.run(scenario())
