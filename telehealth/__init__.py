@@ -57,6 +57,9 @@ def _init_extensions(app: Flask, redis_url: str) -> None:
 
     app.config.setdefault("RATELIMIT_STORAGE_URI", _limiter_storage(redis_url))
     app.config.setdefault("RATELIMIT_STRATEGY", "fixed-window")
+    # A Redis outage must not stop bookings: limits fall back to this process's memory.
+    app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
+    app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
     limiter.init_app(app)
     csrf.init_app(app)
     security.init_app(app)

@@ -37,11 +37,12 @@ def _in_app_context(app: Flask, duty: Any) -> None:
 def start_background_duties(app: Flask, root_url: str) -> Any:
     """The consult clock and the reminder sender of this process."""
     from .extensions import socketio
-    from .signaling import cut_disabled_staff
+    from .signaling import cut_disabled_staff, drop_local_sockets
     from .signaling.clock import ConsultClock
 
     clock = ConsultClock(socketio, app.extensions["clinic"], app.config["CLOCK_TICK_SECONDS"])
     clock.sweeps.append(lambda: cut_disabled_staff(app))
+    clock.outage_handlers.append(lambda: drop_local_sockets(app))
     socketio.start_background_task(_in_app_context, app, clock.run)
     socketio.start_background_task(reminder_loop, app, root_url)
     app.extensions["consult_clock"] = clock

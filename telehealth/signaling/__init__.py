@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import socketio as python_socketio
 from flask import Flask
 
 from ..extensions import socketio
+from .queue import ClinicRedisManager
 
 MAX_MESSAGE_BYTES = 64 * 1024
 
@@ -16,7 +16,7 @@ def init_app(app: Flask, redis_url: str) -> None:
     # Built here rather than through `message_queue=`: Flask-SocketIO routes unix:// URLs
     # (the embedded Redis) to kombu, while RedisManager itself speaks them.
     queue = (
-        python_socketio.RedisManager(redis_url, channel="telehealth-socketio")
+        ClinicRedisManager(redis_url, channel="telehealth-socketio")
         if app.config.get("SOCKETIO_MESSAGE_QUEUE", True)
         else None
     )
@@ -76,3 +76,19 @@ def cut_disabled_staff(app: Flask) -> int:
             socketio.server.disconnect(sid, namespace=namespace)
             cut += 1
     return cut
+
+
+def drop_local_sockets(app: Flask) -> int:
+    """Redis is down: disconnect this process's sockets so pages show "reconnecting" and
+    come back, with fresh state, once it returns. Calls keep flowing peer to peer."""
+    consult = app.extensions["consult_namespace"]
+    monitor = app.extensions["monitor_namespace"]
+    sockets = [(sid, consult.namespace) for sid in list(consult.members)] + [
+        (sid, monitor.namespace) for sid in list(monitor.admins)
+    ]
+    for sid, namespace in sockets:
+        try:
+            socketio.server.disconnect(sid, namespace=namespace)
+        except Exception:  # noqa: BLE001, S110 - best effort while Redis is gone
+            pass
+    return len(sockets)

@@ -11,6 +11,7 @@ import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+import redis
 from flask_socketio import SocketIO
 from sqlalchemy import select
 
@@ -34,6 +35,7 @@ class ConsultClock:
         self._next_no_show_sweep = datetime.min.replace(tzinfo=utcnow().tzinfo)
         self._next_sweep = self._next_no_show_sweep
         self.sweeps: list[Callable[[], object]] = []
+        self.outage_handlers: list[Callable[[], object]] = []
 
     NO_SHOW_SWEEP = timedelta(seconds=2)
 
@@ -94,12 +96,22 @@ class ConsultClock:
                         to=room_of(consult_id),
                     )
 
+    OUTAGE_AFTER_FAILED_TICKS = 3
+
     def run(self) -> None:
         """Tick until stopped; an outage is logged and the next tick tries again."""
+        failed_ticks = 0
         while not self.stopped.is_set():
             try:
                 self.tick(utcnow())
-            except Exception:  # noqa: BLE001 - Redis or SQL blips must not stop the clock
+                failed_ticks = 0
+            except redis.RedisError as error:
+                failed_ticks += 1
+                log.warning("consult clock: Redis unavailable (%s)", type(error).__name__)
+                if failed_ticks == self.OUTAGE_AFTER_FAILED_TICKS:
+                    for handler in self.outage_handlers:
+                        handler()
+            except Exception:  # noqa: BLE001 - an SQL blip must not stop the clock
                 log.exception("consult clock tick failed")
             self.socketio.sleep(self.tick_seconds)
 

@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import redis
 from flask import Flask, request, session
 from flask_socketio import Namespace, join_room
 
@@ -55,6 +56,11 @@ def refusal(code: str, message: str) -> dict[str, Any]:
 
 OK: dict[str, Any] = {"ok": True}
 UNAUTHORIZED = refusal("unauthorized", "You are not part of this consult.")
+UNAVAILABLE_MESSAGE = (
+    "The clinic's live service is reconnecting. Your call continues; this page will catch up "
+    "in a moment."
+)
+UNAVAILABLE = refusal("unavailable", UNAVAILABLE_MESSAGE)
 
 
 @dataclass
@@ -96,8 +102,18 @@ class ConsultNamespace(Namespace):
     # -- dispatch: every event is rate-limited and tied to the socket's consult ----------
 
     def trigger_event(self, event: str, *args: Any) -> Any:
-        if event in ("connect", "disconnect"):
-            return super().trigger_event(event, *args)
+        if event == "connect":
+            try:
+                return super().trigger_event(event, *args)
+            except redis.RedisError as error:
+                raise ConnectionRefusedError(
+                    {"code": "unavailable", "message": UNAVAILABLE_MESSAGE}
+                ) from error
+        if event == "disconnect":
+            try:
+                return super().trigger_event(event, *args)
+            except redis.RedisError:
+                return None
         sid = args[0]
         member = self.members.get(sid)
         if member is None:
@@ -114,6 +130,8 @@ class ConsultNamespace(Namespace):
             return refusal("unknown_event", f"There is no event called {event[:40]!r}.")
         try:
             return super().trigger_event(event, *args)
+        except redis.RedisError:
+            return UNAVAILABLE
         except Invalid as error:
             return {**refusal("invalid", error.message), "fields": error.fields}
         except TransitionError as error:
