@@ -21,7 +21,7 @@ from ..models import Consult, ConsultStatus
 from ..sessions import Phase, Side, TransitionError
 from ..staff.auth import current_staff
 from ..staff.views import short_name
-from .context import current_sid
+from .context import current_sid, refused_connection
 from .ice import ice_servers
 from .messages import (
     Invalid,
@@ -106,7 +106,7 @@ class ConsultNamespace(Namespace):
             try:
                 return super().trigger_event(event, *args)
             except redis.RedisError as error:
-                raise ConnectionRefusedError(
+                raise refused_connection(
                     {"code": "unavailable", "message": UNAVAILABLE_MESSAGE}
                 ) from error
         if event == "disconnect":
@@ -145,7 +145,7 @@ class ConsultNamespace(Namespace):
         now = utcnow()
         live = self.clinic.live.ensure(consult.id, consult.starts_at, consult.ends_at)
         if live.phase.is_terminal:
-            raise ConnectionRefusedError({"code": "ended", "message": "This consult has ended."})
+            raise refused_connection({"code": "ended", "message": "This consult has ended."})
         self.clinic.live.set_note(
             consult.id,
             "info",
@@ -200,7 +200,7 @@ class ConsultNamespace(Namespace):
                 _ = consult.provider.name, consult.patient.name
         if consult is None:
             record_denied(self.clinic.db, "anonymous", "socket:/consult", None)
-            raise ConnectionRefusedError(
+            raise refused_connection(
                 {"code": "unauthorized", "message": "This consult link is not active."}
             )
         return consult, Side.PATIENT, f"patient:{consult.id}", None
@@ -226,7 +226,7 @@ class ConsultNamespace(Namespace):
                 "socket:/consult",
                 consult_id if isinstance(consult_id, int) else None,
             )
-            raise ConnectionRefusedError(
+            raise refused_connection(
                 {"code": "unauthorized", "message": "This is not one of your consults."}
             )
         return consult, Side.PROVIDER, f"staff:{staff.id}", staff.id

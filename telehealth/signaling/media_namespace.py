@@ -19,7 +19,7 @@ from flask_socketio import Namespace
 
 from ..clinic import Clinic
 from ..consult.records import record_denied
-from .context import current_sid
+from .context import current_sid, refused_connection
 
 MEDIA_NAMESPACE = "/media"
 WORKERS_KEY = "th:media:workers"
@@ -145,7 +145,7 @@ class MediaNamespace(Namespace):
             or not hmac.compare_digest(given.encode(), self.token.encode())
         ):
             record_denied(self.clinic.db, "anonymous", "socket:/media", None)
-            raise ConnectionRefusedError(
+            raise refused_connection(
                 {"code": "unauthorized", "message": "Media workers need the service token."}
             )
         sid = current_sid()

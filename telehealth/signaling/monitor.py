@@ -18,7 +18,7 @@ from ..models import Consult, ConsultStatus
 from ..sessions import LiveConsult, Phase, Side
 from ..staff.auth import current_staff
 from ..staff.views import short_name
-from .context import current_sid
+from .context import current_sid, refused_connection
 from .rooms import finish_consult
 
 MONITOR_NAMESPACE = "/monitor"
@@ -165,7 +165,7 @@ class MonitorNamespace(Namespace):
         if staff is None or not staff.is_admin:
             actor = f"staff:{staff.id}" if staff else "anonymous"
             record_denied(self.clinic.db, actor, "socket:/monitor", None)
-            raise ConnectionRefusedError(
+            raise refused_connection(
                 {"code": "unauthorized", "message": "The monitor is for clinic admins."}
             )
         self.admins[current_sid()] = staff.id
