@@ -221,6 +221,31 @@ def media(server: str) -> None:
     run_worker(server)
 
 
+@cli.command("probe")
+@click.argument("base_url")
+@click.option("--staff-email", envvar="PROBE_STAFF_EMAIL", help="A physiotherapist login.")
+@click.option("--staff-password", envvar="PROBE_STAFF_PASSWORD")
+def probe(base_url: str, staff_email: str | None, staff_password: str | None) -> None:
+    """Run a synthetic consult through BASE_URL and print JSON timings (exit 1 on failure)."""
+    import os as _os
+
+    from .media.probe import main as run
+
+    consult_id = _os.environ.get("PROBE_CONSULT_ID")
+    if consult_id:  # started by the admin's "Run probe": the server made the consult
+        status = run(
+            base_url,
+            service_token=_os.environ.get("MEDIA_SERVICE_TOKEN", ""),
+            consult_id=int(consult_id),
+            join_url=_os.environ["PROBE_JOIN_URL"],
+        )
+    else:
+        if not staff_email or not staff_password:
+            raise click.ClickException("give --staff-email and --staff-password")
+        status = run(base_url, staff_email=staff_email, staff_password=staff_password)
+    sys.exit(status)
+
+
 @cli.command("serve")
 @click.option("--host", default=lambda: os.environ.get("HOST", "127.0.0.1"), show_default="HOST")
 @click.option(

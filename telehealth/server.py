@@ -54,7 +54,10 @@ def run_server(host: str, port: int, **overrides: Any) -> None:
     """Serve on host:port until stopped (expects gevent's monkey patching)."""
     from . import create_app
 
-    app = create_app(SOCKETIO_ASYNC_MODE="gevent", **overrides)
+    reachable = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
+    app = create_app(
+        SOCKETIO_ASYNC_MODE="gevent", SELF_URL=f"http://{reachable}:{port}", **overrides
+    )
     root_url = app.config["PUBLIC_URL"] or f"http://{host}:{port}"
     start_background_duties(app, root_url)
     log.info("serving on http://%s:%d (pid %d)", host, port, os.getpid())

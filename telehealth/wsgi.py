@@ -6,8 +6,13 @@ runs its own consult clock and reminder sender (Redis makes them act once betwee
 
 from __future__ import annotations
 
+import os
+
 from . import create_app
 from .server import start_background_duties
 
-app = create_app(SOCKETIO_ASYNC_MODE="gevent")
+app = create_app(
+    SOCKETIO_ASYNC_MODE="gevent",
+    SELF_URL=f"http://127.0.0.1:{os.environ.get('PORT', '8000')}",
+)
 start_background_duties(app, app.config["PUBLIC_URL"])

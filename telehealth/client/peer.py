@@ -358,6 +358,7 @@ async def connect_both(
     staff_email: str,
     staff_password: str,
     consult_id: int,
+    service_token: str | None = None,
 ) -> tuple[ConsultSignaling, ConsultSignaling]:
     """The patient's and the physiotherapist's sockets, closed when `stack` closes."""
 
@@ -369,9 +370,14 @@ async def connect_both(
         return client
 
     async def provider() -> ConsultSignaling:
-        client = await ConsultSignaling.connect_as_provider(
-            base_url, staff_email, staff_password, consult_id, device="aiortc physiotherapist"
-        )
+        if service_token:
+            client = await ConsultSignaling.connect_as_probe_provider(
+                base_url, service_token, consult_id
+            )
+        else:
+            client = await ConsultSignaling.connect_as_provider(
+                base_url, staff_email, staff_password, consult_id, device="aiortc physiotherapist"
+            )
         stack.push_async_callback(client.close)
         return client
 
@@ -389,6 +395,7 @@ async def run_call(
     hold_seconds: float = 1.0,
     step_timeout: float = 15.0,
     chat_text: str = "Hello from the patient",
+    service_token: str | None = None,
 ) -> dict[str, Any]:
     """A whole consult between two aiortc peers through the server; timings in seconds.
 
@@ -403,7 +410,7 @@ async def run_call(
     credential = credential_from_join_url(join_url)
     async with contextlib.AsyncExitStack() as stack:
         patient, provider = await connect_both(
-            stack, base_url, credential, staff_email, staff_password, consult_id
+            stack, base_url, credential, staff_email, staff_password, consult_id, service_token
         )
         connected = clock()
         await patient.check_in(timeout=step_timeout)

@@ -191,6 +191,26 @@ class ConsultSignaling:
         )
         return client
 
+    @classmethod
+    async def connect_as_probe_provider(
+        cls,
+        base_url: str,
+        service_token: str,
+        consult_id: int,
+        device: str = "Synthetic probe",
+        **options: Any,
+    ) -> ConsultSignaling:
+        """The physiotherapist's side of a probe consult, authenticated as the clinic's
+        media service (the server accepts this only for consults marked as probes)."""
+        client = cls(**options)
+        client.side = "provider"
+        await client._open(
+            base_url,
+            {"service_token": service_token, "consult_id": consult_id, "device": device},
+            {},
+        )
+        return client
+
     async def _open(self, base_url: str, auth: Payload, headers: dict[str, str]) -> None:
         self._url, self._auth, self._headers = base_url.rstrip("/"), auth, headers
         try:

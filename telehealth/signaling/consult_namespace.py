@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
 import time
 from dataclasses import dataclass, field
@@ -152,6 +153,7 @@ class ConsultNamespace(Namespace):
             {
                 "provider_name": consult.provider.name,
                 "patient_name": short_name(consult.patient.name),
+                "probe": "1" if consult.is_probe else "",
             },
         )
         sid = current_sid()
@@ -180,6 +182,8 @@ class ConsultNamespace(Namespace):
             send_ice_servers(self.socketio, self.clinic, consult.id, side, to=sid)
 
     def _identify(self, auth: dict[str, Any]) -> tuple[Consult, Side, str, int | None]:
+        if "service_token" in auth:
+            return self._identify_probe(auth)
         staff = current_staff()
         if staff is not None and "join_credential" not in auth:
             return self._identify_staff(staff, auth)
@@ -230,6 +234,28 @@ class ConsultNamespace(Namespace):
                 {"code": "unauthorized", "message": "This is not one of your consults."}
             )
         return consult, Side.PROVIDER, f"staff:{staff.id}", staff.id
+
+    def _identify_probe(self, auth: dict[str, Any]) -> tuple[Consult, Side, str, int | None]:
+        """The media service may play the physiotherapist, in probe consults only."""
+        token, given = (
+            str(self.app.config.get("MEDIA_SERVICE_TOKEN") or ""),
+            auth.get("service_token"),
+        )
+        consult_id = auth.get("consult_id")
+        consult = None
+        if token and isinstance(given, str) and hmac.compare_digest(given, token):
+            with self.clinic.db.sessions() as db_session:
+                consult = (
+                    db_session.get(Consult, consult_id) if isinstance(consult_id, int) else None
+                )
+                if consult is not None:
+                    _ = consult.provider.name, consult.patient.name
+        if consult is None or not consult.is_probe:
+            record_denied(self.clinic.db, "service", "socket:/consult", None)
+            raise refused_connection(
+                {"code": "unauthorized", "message": "Only probe consults accept the service."}
+            )
+        return consult, Side.PROVIDER, "service:probe", None
 
     def on_disconnect(self, reason: Any = None) -> None:
         member = self.members.pop(current_sid(), None)
@@ -294,7 +320,8 @@ class ConsultNamespace(Namespace):
         now = utcnow()
         live = self.clinic.live.admit(member.consult_id, now)
         record_admit(self.clinic.db, member.consult_id, member.actor, now)
-        self.metrics.consults_started.inc()
+        if not self.clinic.live.note(member.consult_id, "info").get("probe"):
+            self.metrics.consults_started.inc()  # probes stay out of the clinic's numbers
         send_state(self.socketio, self.clinic, member.consult_id)
         for side in Side:
             send_ice_servers(self.socketio, self.clinic, member.consult_id, side)

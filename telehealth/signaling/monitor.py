@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -89,6 +93,7 @@ def room_summary(clinic: Clinic, live: LiveConsult, now: datetime) -> dict[str, 
         },
         "precheck": clinic.live.note(live.consult_id, "precheck") or None,
         "flags": _flags(live, health, now),
+        "probe": bool(info.get("probe")),
     }
 
 
@@ -175,6 +180,29 @@ class MonitorNamespace(Namespace):
     def on_disconnect(self, reason: Any = None) -> None:
         self.admins.pop(current_sid(), None)
 
+    def on_run_probe(self, data: Any = None) -> dict[str, Any]:
+        """Start a synthetic probe call; its JSON result comes back as `probe_result`."""
+        from ..consult.probes import any_physiotherapist, create_probe_consult, probe_links
+
+        admin_id = self.admins.get(current_sid())
+        if admin_id is None:
+            return {"ok": False, "error": {"code": "unauthorized", "message": "Admins only."}}
+        provider_id = any_physiotherapist(self.clinic)
+        if provider_id is None:
+            return {
+                "ok": False,
+                "error": {"code": "no_provider", "message": "Add an active physiotherapist first."},
+            }
+        base = self.clinic.config.get("PUBLIC_URL") or self.clinic.config.get("SELF_URL", "")
+        booked = create_probe_consult(self.clinic, provider_id, f"staff:{admin_id}")
+        links = probe_links(self.clinic, booked, base)
+        with self.clinic.db.transaction() as session:
+            audit.record(session, f"staff:{admin_id}", "admin.probe_started", links["id"])
+        self.socketio.start_background_task(
+            run_probe_process, self.socketio, self.clinic, base, links, current_sid()
+        )
+        return {"ok": True, "consult_id": links["id"]}
+
     def on_end_room(self, data: Any) -> dict[str, Any]:
         admin_id = self.admins.get(current_sid())
         consult_id = data.get("consult_id") if isinstance(data, dict) else None
@@ -192,3 +220,32 @@ class MonitorNamespace(Namespace):
         with self.clinic.db.transaction() as session:
             audit.record(session, actor, "admin.force_end", consult_id)
         return {"ok": True}
+
+
+PROBE_TIMEOUT_SECONDS = 90
+
+
+def run_probe_process(
+    socketio: SocketIO, clinic: Clinic, base_url: str, links: dict[str, Any], admin_sid: str
+) -> None:
+    """aiortc needs asyncio, so the probe runs as its own process, never in this one."""
+    env = {
+        **os.environ,
+        "PROBE_CONSULT_ID": str(links["id"]),
+        "PROBE_JOIN_URL": links["join_url"],
+        "MEDIA_SERVICE_TOKEN": str(clinic.config.get("MEDIA_SERVICE_TOKEN") or ""),
+    }
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "telehealth", "probe", base_url],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=PROBE_TIMEOUT_SECONDS,
+        )
+        lines = done.stdout.strip().splitlines()
+        result = json.loads(lines[-1]) if lines else {"ok": False, "error": done.stderr[-500:]}
+    except (subprocess.TimeoutExpired, json.JSONDecodeError, OSError) as error:
+        result = {"ok": False, "error": f"{type(error).__name__}: {error}"}
+    result["consult_id"] = links["id"]
+    socketio.emit("probe_result", result, namespace=MONITOR_NAMESPACE, to=admin_sid)

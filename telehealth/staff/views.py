@@ -211,6 +211,20 @@ def api_login() -> Any:
     return jsonify({"id": step.user.id, "name": step.user.name, "role": step.user.role})
 
 
+@bp.post("/api/v1/staff/probe-consults")
+@csrf.exempt
+@role_required("physiotherapist")
+def create_probe() -> Any:
+    """An instant probe consult with the caller's own provider (for `telehealth probe`)."""
+    from ..consult.probes import create_probe_consult, probe_links
+
+    staff = current_staff()
+    assert staff is not None and staff.provider_id is not None
+    clinic = current_clinic()
+    booked = create_probe_consult(clinic, staff.provider_id, f"staff:{staff.id}")
+    return jsonify(probe_links(clinic, booked, request.url_root)), 201
+
+
 @bp.post("/staff/logout")
 def logout() -> Any:
     """End the staff session."""
@@ -225,6 +239,7 @@ def _todays_consults(provider_id: int | None) -> list[Consult]:
     query = (
         select(Consult)
         .where(
+            Consult.is_probe.is_(False),
             Consult.starts_at >= start,
             Consult.starts_at < end,
             Consult.status != ConsultStatus.CANCELLED,

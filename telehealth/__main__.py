@@ -1,0 +1,5 @@
+"""`python -m telehealth …` is the `telehealth` command."""
+
+from .cli import main
+
+main()
