@@ -59,7 +59,6 @@ class MediaWorker:
         self.checks: dict[str, EchoCheck] = {}
         self.served = 0
         self.refused = 0
-        self.relay = MediaRelay()
         self.sio = socketio.AsyncClient(
             reconnection=True,
             reconnection_delay=0.5,
@@ -129,12 +128,13 @@ class MediaWorker:
     async def run_check(self, check_id: str, description: dict[str, str], ice: Any) -> None:
         """Answer the browser's offer and loop its media back until done or timed out."""
         pc = RTCPeerConnection(ice_configuration(ice))
+        relay = MediaRelay()  # one per check: a shared relay keeps every past source track
         check = EchoCheck(check_id, pc)
         self.checks[check_id] = check
 
         @pc.on("track")
         def _echo(track: Any) -> None:
-            pc.addTrack(self.relay.subscribe(track))
+            pc.addTrack(relay.subscribe(track))
 
         @pc.on("connectionstatechange")
         async def _state() -> None:

@@ -8,78 +8,8 @@ from typing import Any
 
 import pytest
 import socketio
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
-from aiortc.mediastreams import AudioStreamTrack, MediaStreamError, VideoStreamTrack
 
-
-class PrecheckBrowser:
-    """Plays the patient's browser on the check-in page: offer, answer, count echoed frames."""
-
-    def __init__(self, base_url: str, join_url: str) -> None:
-        self.base_url = base_url
-        self.credential = join_url.rsplit("/", 1)[-1]
-        self.sio = socketio.AsyncClient(reconnection=False)
-        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-        self.frames = 0
-        self.answer: asyncio.Future[Any] = asyncio.get_event_loop().create_future()
-        self.error: asyncio.Future[Any] = asyncio.get_event_loop().create_future()
-        self.readers: list[asyncio.Task[None]] = []
-
-    async def start(self) -> dict[str, Any]:
-        self.sio.on("precheck_answer", self._answered, namespace="/consult")
-        self.sio.on("precheck_error", self._failed, namespace="/consult")
-        await self.sio.connect(
-            self.base_url,
-            namespaces=["/consult"],
-            transports=["websocket"],
-            auth={"join_credential": self.credential, "device": "probe"},
-            wait_timeout=10,
-        )
-
-        @self.pc.on("track")
-        def _track(track: Any) -> None:
-            if track.kind == "video":
-                self.readers.append(asyncio.create_task(self._count(track)))
-
-        self.pc.addTrack(VideoStreamTrack())
-        self.pc.addTrack(AudioStreamTrack())
-        await self.pc.setLocalDescription(await self.pc.createOffer())
-        offer = {"type": "offer", "sdp": self.pc.localDescription.sdp}
-        return dict(
-            await self.sio.call(
-                "precheck_offer", {"description": offer}, namespace="/consult", timeout=10
-            )
-        )
-
-    async def _answered(self, data: dict[str, Any]) -> None:
-        await self.pc.setRemoteDescription(RTCSessionDescription(**data["description"]))
-        if not self.answer.done():
-            self.answer.set_result(data)
-
-    async def _failed(self, data: dict[str, Any]) -> None:
-        if not self.error.done():
-            self.error.set_result(data)
-
-    async def _count(self, track: Any) -> None:
-        try:
-            while True:
-                await track.recv()
-                self.frames += 1
-        except MediaStreamError:
-            return
-
-    async def wait_frames(self, count: int, timeout: float = 15) -> None:
-        deadline = time.monotonic() + timeout
-        while self.frames < count and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
-        assert self.frames >= count, f"only {self.frames} echoed frames arrived"
-
-    async def close(self) -> None:
-        for reader in self.readers:
-            reader.cancel()
-        await self.pc.close()
-        if self.sio.connected:
-            await self.sio.disconnect()
+from telehealth.client.precheck import PrecheckBrowser
 
 
 def _wait_for_worker(server: Any, seconds: float = 20) -> None:
