@@ -1,0 +1,116 @@
+// Tell the physiotherapist a patient is waiting: a short Web Audio chime, a desktop
+// notification (only if they turned them on with the button), the tab title and a
+// role="alert" banner on the page, which always works.
+import { getAudioContext, setText, setVisible, unlockOnGesture } from "./ui.js";
+
+export function chime() {
+  const context = getAudioContext();
+  if (!context) return false;
+  if (context.state === "suspended") context.resume().catch(() => {});
+  const start = context.currentTime + 0.05;
+  for (const [frequency, offset] of [[660, 0], [880, 0.18]]) {
+    const oscillator = context.createOscillator();
+    const gain = context.createGain();
+    oscillator.type = "sine";
+    oscillator.frequency.value = frequency;
+    gain.gain.setValueAtTime(0.0001, start + offset);
+    gain.gain.exponentialRampToValueAtTime(0.25, start + offset + 0.02);
+    gain.gain.exponentialRampToValueAtTime(0.0001, start + offset + 0.4);
+    oscillator.connect(gain).connect(context.destination);
+    oscillator.start(start + offset);
+    oscillator.stop(start + offset + 0.45);
+  }
+  return context.state === "running";
+}
+
+export class ArrivalAlerts {
+  constructor({ button, status, banner, patientName, consultId }) {
+    Object.assign(this, { button, status, banner, patientName, consultId });
+    this.baseTitle = document.title;
+    this.notification = null;
+    this.waiting = false;
+    unlockOnGesture();
+    button?.addEventListener("click", () => this.askPermission());
+    this.renderPermission();
+  }
+
+  get supported() {
+    return "Notification" in window;
+  }
+
+  renderPermission() {
+    if (!this.supported) {
+      setVisible(this.button, false);
+      setText(this.status, `This browser can’t show desktop alerts. When ${this.patientName} arrives, this page plays a sound and its tab title changes.`);
+      return;
+    }
+    const permission = window.Notification.permission;
+    setVisible(this.button, permission === "default");
+    if (permission === "granted") {
+      setText(this.status, `Desktop alerts are on. You’ll get one when ${this.patientName} arrives, even if this tab is in the background.`);
+    } else if (permission === "denied") {
+      setText(this.status, "Desktop alerts are blocked in this browser’s site settings. This page still plays a sound and changes its tab title.");
+    } else {
+      setText(this.status, `When ${this.patientName} arrives, this page plays a sound and its tab title changes. Desktop alerts also work when this tab is in the background.`);
+    }
+  }
+
+  async askPermission() {
+    if (!this.supported) return;
+    const context = getAudioContext();
+    if (context && context.state === "suspended") context.resume().catch(() => {});
+    try {
+      // Older Safari only has the callback form.
+      await new Promise((resolve) => {
+        const result = window.Notification.requestPermission(resolve);
+        if (result && result.then) result.then(resolve, resolve);
+      });
+    } catch (error) {
+      console.warn("notification permission", error);
+    }
+    this.renderPermission();
+    if (this.button?.hidden && this.status) {
+      // The button went away with focus on it: keep focus on the answer instead.
+      this.status.setAttribute("tabindex", "-1");
+      this.status.focus();
+    }
+  }
+
+  /**
+   * Whether the patient is in the waiting room now. `announce` (a new arrival while the
+   * lobby is on screen) adds the sound and the desktop notification.
+   */
+  update(waiting, { announce = false } = {}) {
+    if (waiting) {
+      document.title = `(1) Patient waiting — ${this.baseTitle}`;
+      setText(this.banner, `${this.patientName} is in the waiting room.`);
+      if (announce) {
+        chime();
+        this.notify();
+      }
+    } else {
+      document.title = this.baseTitle;
+      setText(this.banner, "");
+      this.notification?.close();
+      this.notification = null;
+    }
+    this.waiting = waiting;
+  }
+
+  notify() {
+    if (!this.supported || window.Notification.permission !== "granted") return;
+    try {
+      this.notification = new window.Notification("Patient waiting", {
+        body: `${this.patientName} is in the waiting room.`,
+        tag: `consult-${this.consultId}`,
+      });
+      this.notification.addEventListener("click", () => {
+        window.focus();
+        this.notification?.close();
+      });
+    } catch (error) {
+      // Some browsers (Android Chrome) allow notifications only from a service worker.
+      console.warn("notification failed", error);
+    }
+  }
+}

@@ -1,0 +1,104 @@
+// The consult chat: relayed by the server, never stored. One instance per page, moved between
+// the waiting room (or lobby) and the call so the conversation carries on.
+import { byId, formatTime, setText, setVisible } from "./ui.js";
+
+const MAX_LENGTH = 1000;
+
+export class Chat {
+  constructor({ request, role, otherName }) {
+    Object.assign(this, { request, role, otherName });
+    this.section = byId("chat");
+    this.log = byId("chat-log");
+    this.form = byId("chat-form");
+    this.input = byId("chat-input");
+    this.sendButton = byId("chat-send");
+    this.error = byId("chat-error");
+    this.empty = byId("chat-empty");
+    this.closedNote = byId("chat-closed");
+    this.sending = false;
+    this.form?.addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.send();
+    });
+    this.input?.addEventListener("input", () => {
+      if (this.input.getAttribute("aria-invalid") === "true") this.showError("");
+    });
+  }
+
+  /** Put the chat into another view's slot (keeps its messages). */
+  moveTo(slot) {
+    if (this.section && slot && this.section.parentElement !== slot) slot.append(this.section);
+  }
+
+  /** Chat is allowed in the waiting room and the call only; say so before that. */
+  setOpen(open, closedText = "") {
+    setVisible(this.closedNote, !open && Boolean(closedText));
+    if (!open && closedText) setText(this.closedNote, closedText);
+  }
+
+  /** A `chat` event (our own messages come back too, which confirms delivery). */
+  add(message) {
+    if (!message || typeof message.text !== "string" || !this.log) return;
+    const mine = message.from === this.role;
+    const item = document.createElement("div");
+    item.className = mine ? "chat-message is-mine" : "chat-message";
+    const meta = document.createElement("p");
+    meta.className = "chat-meta";
+    const who = document.createElement("strong");
+    who.textContent = mine ? "You" : this.otherName;
+    meta.append(who);
+    const time = formatTime(message.at);
+    if (time) {
+      const stamp = document.createElement("time");
+      stamp.dateTime = message.at;
+      stamp.textContent = time;
+      meta.append(" · ", stamp);
+    }
+    const text = document.createElement("p");
+    text.className = "chat-text";
+    text.textContent = message.text;
+    item.append(meta, text);
+    this.log.append(item);
+    this.log.scrollTop = this.log.scrollHeight;
+    setVisible(this.empty, false);
+  }
+
+  showError(message) {
+    setText(this.error, message);
+    if (!this.input) return;
+    if (message) {
+      this.input.setAttribute("aria-invalid", "true");
+      this.input.setAttribute("aria-describedby", "chat-error chat-hint");
+    } else {
+      this.input.removeAttribute("aria-invalid");
+      this.input.setAttribute("aria-describedby", "chat-hint");
+    }
+  }
+
+  async send() {
+    if (this.sending || !this.input) return;
+    const text = this.input.value.trim();
+    if (!text) {
+      this.showError("Write a message first.");
+      this.input.focus();
+      return;
+    }
+    if (text.length > MAX_LENGTH) {
+      this.showError(`Messages are limited to ${MAX_LENGTH} characters.`);
+      this.input.focus();
+      return;
+    }
+    this.sending = true;
+    this.sendButton?.setAttribute("aria-disabled", "true");
+    const ack = await this.request("chat", { text });
+    this.sending = false;
+    this.sendButton?.setAttribute("aria-disabled", "false");
+    if (ack.ok) {
+      this.showError("");
+      this.input.value = "";
+    } else {
+      this.showError(ack.error.message);
+    }
+    this.input.focus();
+  }
+}

@@ -1,0 +1,57 @@
+// The patient's consult page: check-in, waiting room, call.
+import { CheckIn } from "./checkin.js";
+import { DevicePanel } from "./devices.js";
+import { Room } from "./room.js";
+import { byId, setText, setVisible } from "./ui.js";
+
+const room = new Room({
+  role: "patient",
+  views: ["checkin", "waiting", "call"],
+  chatSlots: { checkin: "waiting-chat-slot", waiting: "waiting-chat-slot", call: "call-chat-slot" },
+});
+const providerName = room.root.dataset.providerName || "Your physiotherapist";
+
+const devices = new DevicePanel({
+  media: room.media,
+  video: byId("preview-video"),
+  placeholder: byId("preview-off"),
+  cameraSelect: byId("camera-select"),
+  micSelect: byId("mic-select"),
+  meter: byId("mic-level"),
+  message: byId("media-message"),
+  retry: byId("media-retry"),
+});
+devices.start();
+devices.startMeter();
+
+new CheckIn({
+  request: room.request,
+  onDone: () => room.views.show("waiting"),
+});
+
+room.views.onChange((name) => {
+  if (name === "checkin") devices.startMeter();
+  else devices.stopMeter();
+});
+
+const waitingStatus = byId("waiting-status");
+const otherDevice = byId("other-device");
+const checkinLate = byId("checkin-late");
+
+room.onState((state) => {
+  // Checked in (from this device or another one): on to the waiting room.
+  if (state.phase === "waiting" && room.views.current === "checkin") room.views.show("waiting");
+
+  const name = state.provider_name || providerName;
+  const late = Number(state.running_late_minutes) || 0;
+  setText(
+    waitingStatus,
+    late
+      ? `${name} is running about ${late} minutes late. Please stay on this page.`
+      : `Waiting for ${name}. They will let you in shortly.`,
+  );
+  setText(checkinLate, late ? `${name} is running about ${late} minutes late.` : "");
+
+  const devicesOpen = state.presence && Array.isArray(state.presence.patient) ? state.presence.patient.length : 0;
+  setVisible(otherDevice, devicesOpen > 1);
+});

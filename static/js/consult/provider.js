@@ -1,0 +1,218 @@
+// The physiotherapist's consult page: lobby (presence, check-in answers, admit checklist,
+// running late, arrival alerts) and the call.
+import { ArrivalAlerts } from "./alerts.js";
+import { DevicePanel } from "./devices.js";
+import { Room } from "./room.js";
+import { byId, formatTime, plural, setText, setVisible } from "./ui.js";
+
+const room = new Room({
+  role: "provider",
+  views: ["lobby", "call"],
+  chatSlots: { lobby: "lobby-chat-slot", call: "call-chat-slot" },
+});
+const patientName = room.root.dataset.patientName || "The patient";
+
+const devices = new DevicePanel({
+  media: room.media,
+  video: byId("preview-video"),
+  placeholder: byId("preview-off"),
+  cameraSelect: byId("camera-select"),
+  micSelect: byId("mic-select"),
+  meter: byId("mic-level"),
+  message: byId("media-message"),
+  retry: byId("media-retry"),
+});
+devices.start();
+devices.startMeter();
+
+const alerts = new ArrivalAlerts({
+  button: byId("alerts-button"),
+  status: byId("alerts-status"),
+  banner: byId("arrival-alert"),
+  patientName,
+  consultId: room.consultId,
+});
+
+room.views.onChange((name) => {
+  if (name === "lobby") {
+    devices.startMeter();
+  } else {
+    devices.stopMeter();
+    alerts.update(false);
+  }
+});
+
+// -- presence and check-in answers ------------------------------------------------------
+
+const presence = byId("patient-presence");
+const precheck = byId("precheck");
+
+function patientDevices(state) {
+  return state.presence && Array.isArray(state.presence.patient) ? state.presence.patient : [];
+}
+
+function renderPresence(state) {
+  const open = patientDevices(state);
+  const names = open.map((device) => device && device.device).filter(Boolean);
+  const on = open.length ? ` on ${plural(open.length, "device", "devices")}${names.length ? ` (${names.join(", ")})` : ""}` : "";
+  let kind;
+  let text;
+  if (state.phase === "scheduled") {
+    kind = open.length ? "checking" : "absent";
+    text = open.length ? `Arrived, checking camera and answering questions${on}` : "Not arrived yet";
+  } else if (state.phase === "waiting") {
+    const since = formatTime(state.checked_in_at);
+    kind = open.length ? "waiting" : "left";
+    text = open.length
+      ? `Waiting since ${since || "a moment ago"}${on}`
+      : `Left the waiting room${since ? ` (checked in at ${since})` : ""}`;
+  } else {
+    kind = "in-call";
+    text = "In the call";
+  }
+  presence.dataset.presence = kind;
+  setText(presence, text);
+
+  const check = state.precheck;
+  if (check && typeof check === "object" && check.verdict) {
+    const rtt = Number.isFinite(check.rtt_ms) ? `, ${Math.round(check.rtt_ms)} ms round trip` : "";
+    setText(precheck, `Patient’s connection check: ${check.verdict}${rtt}.`);
+    setVisible(precheck, true);
+  } else {
+    setVisible(precheck, false);
+  }
+}
+
+const answers = byId("checkin-answers");
+const missing = byId("checkin-missing");
+
+function renderChecklist(state) {
+  const checklist = state.checklist;
+  if (!checklist || typeof checklist !== "object") {
+    setVisible(answers, false);
+    setVisible(missing, true);
+    return;
+  }
+  setVisible(answers, true);
+  setVisible(missing, false);
+  setText(byId("answer-location"), checklist.location || "Not given");
+  // The protocol says a boolean; accept "yes"/"no" strings too (Redis stores text).
+  const inOntario = String(checklist.in_ontario).toLowerCase();
+  setText(
+    byId("answer-in-ontario"),
+    ["true", "yes"].includes(inOntario) ? "Yes" : ["false", "no"].includes(inOntario) ? "No" : "Not answered",
+  );
+  const phoneCell = byId("answer-emergency-phone");
+  const phone = typeof checklist.emergency_phone === "string" ? checklist.emergency_phone : "";
+  if (phone) {
+    const link = document.createElement("a");
+    link.href = `tel:${phone.replace(/[^\d+]/g, "")}`;
+    link.textContent = phone;
+    if (phoneCell.textContent !== phone) phoneCell.replaceChildren(link);
+  } else {
+    setText(phoneCell, "Not given");
+  }
+}
+
+// -- admit --------------------------------------------------------------------------------
+
+const admitForm = byId("admit-form");
+const admitButton = byId("admit-button");
+const admitReason = byId("admit-reason");
+const admitError = byId("admit-error");
+const checks = {
+  identity_confirmed: byId("confirm-identity"),
+  location_confirmed: byId("confirm-location"),
+  emergency_contact_confirmed: byId("confirm-emergency"),
+};
+let admitting = false;
+
+function canAdmit() {
+  const phase = room.state && room.state.phase;
+  return phase === "waiting" && Object.values(checks).every((box) => box.checked) && !admitting;
+}
+
+function renderAdmit() {
+  const phase = room.state && room.state.phase;
+  const ticked = Object.values(checks).every((box) => box.checked);
+  let reason;
+  if (admitting) reason = `Admitting ${patientName}…`;
+  else if (phase !== "waiting") reason = `${patientName} hasn’t checked in yet. You can admit them once they are in the waiting room.`;
+  else if (!ticked) reason = "Tick all three checks to admit.";
+  else reason = `Ready. Admit lets ${patientName} into the call and starts the 20-minute timer.`;
+  admitButton.setAttribute("aria-disabled", String(!canAdmit()));
+  setText(admitReason, reason);
+}
+
+for (const box of Object.values(checks)) {
+  box.addEventListener("change", () => {
+    setText(admitError, "");
+    renderAdmit();
+  });
+}
+
+admitForm.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  if (!canAdmit()) {
+    if (!admitting) setText(admitError, admitReason.textContent);
+    return;
+  }
+  admitting = true;
+  setText(admitError, "");
+  renderAdmit();
+  const ack = await room.request("admit", {
+    identity_confirmed: true,
+    location_confirmed: true,
+    emergency_contact_confirmed: true,
+  });
+  admitting = false;
+  renderAdmit();
+  if (!ack.ok) {
+    const fields = ack.fields && typeof ack.fields === "object" ? Object.values(ack.fields) : [];
+    const detail = fields.filter((item) => typeof item === "string" && item.includes(" "));
+    setText(admitError, [ack.error.message, ...new Set(detail)].join(" "));
+  }
+  // On success the server's `state` (phase in_call) opens the call.
+});
+
+// -- running late ---------------------------------------------------------------------------
+
+const lateButtons = [...document.querySelectorAll("[data-late-minutes]")];
+const lateStatus = byId("late-status");
+
+function renderLate(state) {
+  const allowed = state.phase === "scheduled" || state.phase === "waiting";
+  const minutes = Number(state.running_late_minutes) || 0;
+  for (const button of lateButtons) {
+    button.setAttribute("aria-pressed", String(Number(button.dataset.lateMinutes) === minutes));
+    button.setAttribute("aria-disabled", String(!allowed));
+  }
+  setText(lateStatus, minutes ? `${patientName} sees that you are running about ${minutes} minutes late.` : "");
+}
+
+for (const button of lateButtons) {
+  button.addEventListener("click", async () => {
+    if (button.getAttribute("aria-disabled") === "true") return;
+    const minutes = Number(button.dataset.lateMinutes);
+    const ack = await room.request("running_late", { minutes });
+    if (!ack.ok) setText(lateStatus, ack.error.message);
+  });
+}
+
+// -- state ------------------------------------------------------------------------------------
+
+let wasWaiting = null; // unknown until the first state
+
+room.onState((state) => {
+  renderPresence(state);
+  renderChecklist(state);
+  renderAdmit();
+  renderLate(state);
+
+  const waiting = state.phase === "waiting" && patientDevices(state).length > 0;
+  if (room.views.current === "lobby") {
+    // Sound and desktop notification for a new arrival only, not for a page (re)load.
+    alerts.update(waiting, { announce: waiting && wasWaiting === false });
+  }
+  wasWaiting = waiting;
+});

@@ -1,0 +1,223 @@
+// What both sides share: the socket, local media, the call, chat, countdown and the
+// page's views. The entry points (patient.js, provider.js) add their own lobby.
+import { Call } from "./call.js";
+import { Chat } from "./chat.js";
+import { CallControls, ConnectionIndicator } from "./controls.js";
+import { Countdown } from "./countdown.js";
+import { LocalMedia } from "./media.js";
+import { connect, request } from "./signaling.js";
+import { Banner, Views, byId, safeUrl, setVisible, unlockOnGesture } from "./ui.js";
+
+export const TERMINAL_PHASES = new Set(["ended", "no_show_patient", "no_show_provider", "cancelled"]);
+const NOT_OPEN_RETRY_MS = 30000;
+
+export class Room {
+  /**
+   * @param {object} options
+   * @param {"patient"|"provider"} options.role
+   * @param {string[]} options.views  names of the sections id="view-NAME"
+   * @param {Record<string, string>} options.chatSlots  view name → id of the element the chat goes into
+   */
+  constructor({ role, views, chatSlots }) {
+    this.root = byId("consult");
+    const data = this.root.dataset;
+    this.role = role;
+    this.consultId = Number(data.consultId);
+    this.otherName = data.otherName || (role === "patient" ? "Your physiotherapist" : "The patient");
+    this.fallbackUrl = role === "patient" ? data.thanksUrl : data.outcomeUrl;
+    this.chatSlots = chatSlots;
+    this.state = null;
+    this.inCall = false;
+    this.finished = false;
+    this.stateListeners = [];
+
+    this.views = new Views(views);
+    this.banner = new Banner(byId("consult-alert"));
+    this.socket = connect({ consultId: this.consultId });
+    this.request = (event, payload = {}) => request(this.socket, event, payload);
+    this.media = new LocalMedia();
+    this.connection = new ConnectionIndicator(byId("connection-status"));
+    this.remotePlay = byId("remote-play");
+    this.remotePlaceholder = byId("remote-placeholder");
+    this.call = new Call({
+      socket: this.socket,
+      polite: role === "patient",
+      media: this.media,
+      remoteVideo: byId("remote-video"),
+      onConnectionState: (state) => this.connection.setPeer(state),
+      onRemoteTrack: (track) => {
+        if (track.kind === "video") setVisible(this.remotePlaceholder, false);
+      },
+      onPlayBlocked: () => setVisible(this.remotePlay, true),
+    });
+    this.controls = new CallControls({
+      socket: this.socket,
+      request: this.request,
+      media: this.media,
+      onEnd: (nextUrl) => this.finish(nextUrl),
+    });
+    this.countdown = new Countdown(byId("time-left"), byId("time-warning"));
+    this.chat = new Chat({ request: this.request, role, otherName: this.otherName });
+
+    // Diagnostics and browser tests: the live connection (it may be replaced) and the socket.
+    const room = this;
+    window.telehealthCall = {
+      get pc() {
+        return room.call.pc;
+      },
+      socket: this.socket,
+      room,
+    };
+
+    this.views.onChange((name) => this.placeChat(name));
+    this.placeChat(this.views.current);
+    this.remotePlay?.addEventListener("click", () => this.playRemote());
+    unlockOnGesture(() => {
+      if (this.remotePlay && !this.remotePlay.hidden) this.playRemote();
+    });
+    this.bindSocket();
+  }
+
+  onState(listener) {
+    this.stateListeners.push(listener);
+  }
+
+  placeChat(viewName) {
+    const slot = byId(this.chatSlots[viewName] || "");
+    if (slot) this.chat.moveTo(slot);
+  }
+
+  playRemote() {
+    const video = byId("remote-video");
+    video
+      ?.play()
+      .then(() => setVisible(this.remotePlay, false))
+      .catch(() => {});
+  }
+
+  bindSocket() {
+    const socket = this.socket;
+    socket.on("connect", () => {
+      this.connection.setSocket(true);
+      this.banner.clear("connection");
+      if (this.inCall) this.controls.sendMediaState(true);
+    });
+    socket.on("disconnect", (reason) => {
+      if (this.finished) return;
+      this.connection.setSocket(false, reason);
+      if (reason === "io server disconnect") {
+        this.banner.show("The clinic’s server closed this connection.", {
+          key: "connection",
+          linkText: "Reload the page to reconnect",
+          linkHref: window.location.pathname,
+        });
+      } else if (!this.inCall) {
+        // In the call, the connection indicator says it; elsewhere, this banner does.
+        this.banner.show("Connection to the clinic lost. Reconnecting…", { key: "connection" });
+      }
+    });
+    socket.on("connect_error", (error) => this.connectError(error));
+    socket.on("state", (state) => this.handleState(state));
+    socket.on("ice_servers", (data) => this.call.setIceServers(data));
+    socket.on("signal", (message) => this.call.handleSignal(message));
+    socket.on("peer_media", (data) => this.controls.showPeerMedia(data));
+    socket.on("chat", (message) => this.chat.add(message));
+    socket.on("warning", (data) => this.countdown.warn(data && data.seconds_left));
+    socket.on("ended", (data) => this.finish(data && data.next_url));
+    socket.on("peer_left", (data) => {
+      if (data && data.side !== this.role && this.inCall) this.controls.showPeerAway(true);
+    });
+    socket.on("peer_back", (data) => {
+      if (!data || data.side === this.role) return;
+      this.controls.showPeerAway(false);
+      if (this.inCall) this.controls.sendMediaState(true); // their new page needs to know
+    });
+    socket.on("error", (data) => console.warn("refused by the server", data));
+  }
+
+  connectError(error) {
+    if (this.finished) return;
+    this.connection.setSocket(false);
+    let data = error && error.data;
+    if (!(data && typeof data === "object" && data.message) && error && !error.type && error.message && error.message !== "timeout") {
+      // Refused with a message only (no `data`): still the server's words, not a network error.
+      data = { code: "", message: error.message };
+    }
+    if (data && typeof data === "object" && data.message) {
+      // Refused by the server: Socket.IO does not retry these by itself.
+      const options = { key: "connection" };
+      if (data.code === "ended") {
+        options.linkText = "Continue";
+        options.linkHref = safeUrl(this.fallbackUrl, "/");
+      }
+      this.banner.show(String(data.message), options);
+      if (data.code === "not_open") {
+        window.setTimeout(() => {
+          if (!this.socket.connected && !this.finished) this.socket.connect();
+        }, NOT_OPEN_RETRY_MS);
+      }
+    } else if (this.socket.active) {
+      this.banner.show("We can’t reach the clinic’s server. Trying again…", { key: "connection" });
+    } else {
+      this.banner.show("We can’t reach the clinic’s server.", {
+        key: "connection",
+        linkText: "Reload the page to try again",
+        linkHref: window.location.pathname,
+      });
+    }
+  }
+
+  handleState(state) {
+    if (!state || typeof state !== "object" || this.finished) return;
+    const first = this.state === null;
+    this.state = state;
+    const phase = state.phase;
+    if (TERMINAL_PHASES.has(phase)) {
+      this.finish(null);
+      return;
+    }
+    const open = phase === "waiting" || phase === "in_call";
+    this.chat.setOpen(
+      open,
+      this.role === "provider" ? `Chat opens when ${this.otherName} checks in.` : "",
+    );
+    if (phase === "in_call") {
+      this.countdown.sync(state);
+      this.enterCall();
+    }
+    for (const listener of this.stateListeners) {
+      try {
+        listener(state, { first });
+      } catch (error) {
+        console.error("state listener failed", error);
+      }
+    }
+  }
+
+  enterCall() {
+    if (this.inCall) return;
+    this.inCall = true;
+    this.banner.clear("connection");
+    this.views.show("call");
+    this.controls.activate();
+    this.media.ensureStarted().then(() => {
+      this.controls.sendMediaState(true);
+      this.call.setMediaReady();
+    });
+  }
+
+  /** The consult is over: stop the camera and microphone, hang up, go to the next page. */
+  finish(nextUrl) {
+    if (this.finished) return;
+    this.finished = true;
+    this.countdown.stop();
+    this.call.close();
+    this.media.stopAll();
+    try {
+      this.socket.disconnect();
+    } catch {
+      /* already closed */
+    }
+    window.location.assign(safeUrl(nextUrl, this.fallbackUrl));
+  }
+}

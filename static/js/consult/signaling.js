@@ -1,0 +1,76 @@
+// The /consult Socket.IO namespace (docs/protocol.md): connect, and ask with an acknowledgement.
+import { io } from "../../vendor/socket.io-4.8.4/socket.io.esm.min.js";
+
+export const ACK_TIMEOUT_MS = 10000;
+
+/** A short label for this device, shown to the other side ("Chrome on Android"). */
+export function deviceLabel() {
+  const ua = navigator.userAgent || "";
+  let browser = "Browser";
+  if (/Edg(e|A|iOS)?\//.test(ua)) browser = "Edge";
+  else if (/OPR\//.test(ua)) browser = "Opera";
+  else if (/SamsungBrowser\//.test(ua)) browser = "Samsung Internet";
+  else if (/Firefox\/|FxiOS\//.test(ua)) browser = "Firefox";
+  else if (/Chrome\/|CriOS\//.test(ua)) browser = "Chrome";
+  else if (/Safari\//.test(ua)) browser = "Safari";
+  let system = "";
+  if (/iPad/.test(ua)) system = "iPad";
+  else if (/iPhone|iPod/.test(ua)) system = "iPhone";
+  else if (/Android/.test(ua)) system = "Android";
+  else if (/CrOS/.test(ua)) system = "ChromeOS";
+  else if (/Macintosh|Mac OS X/.test(ua)) system = "Mac";
+  else if (/Windows/.test(ua)) system = "Windows";
+  else if (/Linux/.test(ua)) system = "Linux";
+  return (system ? `${browser} on ${system}` : browser).slice(0, 40);
+}
+
+/**
+ * Open the namespace. Websocket only; jittered backoff from 0.5 s to 5 s. The patient is
+ * recognised by the session cookie (consult_id is ignored for them), the physiotherapist
+ * by the staff cookie plus consult_id.
+ */
+export function connect({ consultId }) {
+  return io("/consult", {
+    transports: ["websocket"],
+    auth: { device: deviceLabel(), consult_id: consultId },
+    reconnectionDelay: 500,
+    reconnectionDelayMax: 5000,
+    randomizationFactor: 0.5,
+  });
+}
+
+const TIMEOUT_ACK = Object.freeze({
+  ok: false,
+  error: {
+    code: "timeout",
+    message: "The clinic’s server didn’t answer in time. Check your internet connection and try again.",
+  },
+});
+
+/**
+ * Emit an event and resolve with its acknowledgement, normalised to
+ * {ok: true, ...} or {ok: false, error: {code, message}, fields?}. Never rejects: a
+ * missing answer after `timeoutMs` resolves as {ok: false, error: {code: "timeout"}}.
+ */
+export function request(socket, event, payload = {}, timeoutMs = ACK_TIMEOUT_MS) {
+  return new Promise((resolve) => {
+    socket.timeout(timeoutMs).emit(event, payload, (error, ack) => {
+      if (error) {
+        resolve(TIMEOUT_ACK);
+      } else if (!ack || typeof ack !== "object") {
+        resolve({ ok: true });
+      } else if (ack.ok === false) {
+        const problem = ack.error && typeof ack.error === "object" ? ack.error : {};
+        resolve({
+          ...ack,
+          error: {
+            code: String(problem.code || "error"),
+            message: String(problem.message || "Something went wrong. Please try again."),
+          },
+        });
+      } else {
+        resolve(ack);
+      }
+    });
+  });
+}
