@@ -376,6 +376,14 @@ class LiveConsultStore:
         )
         return int(cast(int, left))
 
+    def active_sid(self, consult_id: int, side: Side) -> str | None:
+        """The side's newest connected device: the one that takes part in the call."""
+        raw = cast(dict[str, str], self.redis.hgetall(self._presence_key(consult_id, side)))
+        newest = max(
+            raw.items(), key=lambda item: json.loads(item[1]).get("since", ""), default=None
+        )
+        return newest[0] if newest else None
+
     def presence(self, consult_id: int) -> dict[Side, list[dict[str, str]]]:
         """Connected devices per side: sid, since (ISO) and device, oldest first."""
         out: dict[Side, list[dict[str, str]]] = {}

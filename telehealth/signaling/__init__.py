@@ -26,6 +26,8 @@ def init_app(app: Flask, redis_url: str) -> None:
         client_manager=queue,
         cors_allowed_origins=origins,
         transports=["websocket"],
+        # One socket's events run in order, so a candidate never overtakes its offer.
+        async_handlers=False,
         max_http_buffer_size=MAX_MESSAGE_BYTES,
         ping_interval=10,
         ping_timeout=10,

@@ -185,7 +185,8 @@ class ConsultNamespace(Namespace):
         if "service_token" in auth:
             return self._identify_probe(auth)
         staff = current_staff()
-        if staff is not None and "join_credential" not in auth:
+        as_patient = "join_credential" in auth or auth.get("as") == "patient"
+        if staff is not None and not as_patient:
             return self._identify_staff(staff, auth)
         return self._identify_patient(auth)
 
@@ -460,5 +461,9 @@ class ConsultNamespace(Namespace):
             return {**refusal("invalid", error.message), "fields": error.fields}
         if not self._in_call(member.consult_id):
             return refusal("wrong_phase", "Signals are relayed only during the call.")
-        self.socketio.server.emit("signal", payload, to=member.relay_to, namespace=NAMESPACE)
+        # Only the other side's newest device takes part in the call; others stand by.
+        target = self.clinic.live.active_sid(member.consult_id, other_side(member.side))
+        self.socketio.server.emit(
+            "signal", payload, to=target or member.relay_to, namespace=NAMESPACE
+        )
         return OK

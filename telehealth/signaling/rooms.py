@@ -62,7 +62,10 @@ def state_view(clinic: Clinic, live: LiveConsult, side: Side) -> dict[str, Any]:
     }
     if side == Side.PROVIDER:
         view["patient_name"] = info.get("patient_name", "")
-        view["checklist"] = clinic.live.note(live.consult_id, "checklist") or None
+        checklist: dict[str, Any] = dict(clinic.live.note(live.consult_id, "checklist"))
+        if checklist:
+            checklist["in_ontario"] = checklist.get("in_ontario") == "yes"
+        view["checklist"] = checklist or None
         view["precheck"] = clinic.live.note(live.consult_id, "precheck") or None
     return view
 
@@ -99,7 +102,8 @@ def send_ice_servers(
         user_tag=f"c{consult_id}-{side}",
         now=time.time(),
     )
-    socketio.emit("ice_servers", payload, namespace=NAMESPACE, to=to or room_of(consult_id, side))
+    target = to or clinic.live.active_sid(consult_id, side) or room_of(consult_id, side)
+    socketio.emit("ice_servers", payload, namespace=NAMESPACE, to=target)
 
 
 def send_ended(socketio: SocketIO, consult_id: int, live: LiveConsult, reason: str) -> None:

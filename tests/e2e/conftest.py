@@ -183,9 +183,12 @@ CHROMIUM_FLAGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
-    """Debian's Chromium through Playwright; skipped only where it is absent and not required."""
+    """Debian's Chromium through Playwright; skipped only where it is absent and not required.
+
+    Module-scoped: Playwright's sync API keeps an event loop running in this thread while it
+    is open, and the aiortc tests of other modules need `asyncio.run`."""
     if not Path(CHROMIUM).exists():
         if os.environ.get("REQUIRE_BROWSER"):
             pytest.fail(

@@ -33,7 +33,7 @@ export class Room {
 
     this.views = new Views(views);
     this.banner = new Banner(byId("consult-alert"));
-    this.socket = connect({ consultId: this.consultId });
+    this.socket = connect({ consultId: this.consultId, role: this.role });
     this.request = (event, payload = {}) => request(this.socket, event, payload);
     this.media = new LocalMedia();
     this.connection = new ConnectionIndicator(byId("connection-status"));

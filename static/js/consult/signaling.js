@@ -29,10 +29,12 @@ export function deviceLabel() {
  * recognised by the session cookie (consult_id is ignored for them), the physiotherapist
  * by the staff cookie plus consult_id.
  */
-export function connect({ consultId }) {
+export function connect({ consultId, role }) {
   return io("/consult", {
     transports: ["websocket"],
-    auth: { device: deviceLabel(), consult_id: consultId },
+    // `as` says which page this is: a physiotherapist who opens a patient link in the same
+    // browser is the patient on that page.
+    auth: { device: deviceLabel(), consult_id: consultId, as: role },
     reconnectionDelay: 500,
     reconnectionDelayMax: 5000,
     randomizationFactor: 0.5,
