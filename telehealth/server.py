@@ -43,6 +43,9 @@ def start_background_duties(app: Flask, root_url: str) -> Any:
 
     clock = ConsultClock(socketio, app.extensions["clinic"], app.config["CLOCK_TICK_SECONDS"])
     clock.sweeps.append(lambda: cut_disabled_staff(app))
+    consult_namespace = app.extensions["consult_namespace"]
+    clock.sweeps.append(consult_namespace.say_alive)
+    clock.sweeps.append(consult_namespace.forget_dead_devices)
     clock.outage_handlers.append(lambda: drop_local_sockets(app))
     socketio.start_background_task(_in_app_context, app, clock.run)
     socketio.start_background_task(reminder_loop, app, root_url)

@@ -223,7 +223,8 @@ class ConsultSignaling:
         sio = socketio.AsyncClient(
             reconnection=self.reconnection,
             reconnection_delay=0.5,
-            reconnection_delay_max=5,
+            # python-socketio adds the jitter (in seconds) after the cap: 4.5 + 0.5 ≤ 5 s.
+            reconnection_delay_max=4.5,
             randomization_factor=0.5,
             handle_sigint=False,
             http_session=self._http,

@@ -342,9 +342,14 @@ class LiveConsultStore:
 
     # -- presence ---------------------------------------------------------------
 
-    def join(self, consult_id: int, side: Side, sid: str, device: str, now: datetime) -> int:
-        """Register a connected device for `side`; returns that side's device count."""
-        seen = json.dumps({"since": _iso(now), "device": device})
+    def join(
+        self, consult_id: int, side: Side, sid: str, device: str, now: datetime, process: str = ""
+    ) -> int:
+        """Register a connected device for `side`; returns that side's device count.
+
+        `process` names the web process holding the socket, so that the devices of a process
+        that died without saying goodbye can be found and let go (`devices_of_dead_processes`)."""
+        seen = json.dumps({"since": _iso(now), "device": device, "process": process})
         count = int(
             cast(
                 int,
@@ -375,6 +380,20 @@ class LiveConsultStore:
             args=[sid, _iso(now), self._keep_ms],
         )
         return int(cast(int, left))
+
+    def process_alive(self, process: str, ttl_seconds: int) -> None:
+        """A web process says it is alive (its devices are real) for `ttl_seconds`."""
+        self.redis.set(f"{self.prefix}:process:{process}", "1", ex=ttl_seconds)
+
+    def devices_of_dead_processes(self, consult_id: int) -> list[tuple[Side, str]]:
+        """(side, sid) of devices whose web process has stopped saying it is alive."""
+        stale: list[tuple[Side, str]] = []
+        for side, devices in self.presence(consult_id).items():
+            for device in devices:
+                process = device.get("process")
+                if process and not self.redis.exists(f"{self.prefix}:process:{process}"):
+                    stale.append((side, device["sid"]))
+        return stale
 
     def active_sid(self, consult_id: int, side: Side) -> str | None:
         """The side's newest connected device: the one that takes part in the call."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 import logging
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,6 +91,7 @@ class ConsultNamespace(Namespace):
         self.clinic: Clinic = app.extensions["clinic"]
         self.members: dict[str, Member] = {}
         self._in_call_until: dict[int, float] = {}
+        self.process_id = uuid.uuid4().hex
         self.metrics = metrics_of(app)
         self._counters: dict[str, Any] = {}
 
@@ -170,7 +172,7 @@ class ConsultNamespace(Namespace):
         )
         join_room(room_of(consult.id))
         join_room(room_of(consult.id, side))
-        devices = self.clinic.live.join(consult.id, side, sid, device, now)
+        devices = self.clinic.live.join(consult.id, side, sid, device, now, self.process_id)
         if devices == 1:
             self.emit(
                 "peer_back",
@@ -257,6 +259,29 @@ class ConsultNamespace(Namespace):
                 {"code": "unauthorized", "message": "Only probe consults accept the service."}
             )
         return consult, Side.PROVIDER, "service:probe", None
+
+    # -- devices of web processes that died (kill -9, a crashed container) -------------
+
+    PROCESS_ALIVE_SECONDS = 6
+
+    def say_alive(self) -> None:
+        self.clinic.live.process_alive(self.process_id, self.PROCESS_ALIVE_SECONDS)
+
+    def forget_dead_devices(self) -> int:
+        """Let go of devices held by dead processes, telling the other side as a disconnect
+        would have; any live process may do it for all of them."""
+        now, forgotten = utcnow(), 0
+        for consult_id in self.clinic.live.live_ids():
+            for side, sid in self.clinic.live.devices_of_dead_processes(consult_id):
+                forgotten += 1
+                if self.clinic.live.leave(consult_id, side, sid, now) == 0:
+                    self.emit(
+                        "peer_left",
+                        {"side": str(side), "devices": 0},
+                        room=room_of(consult_id, other_side(side)),
+                    )
+                send_state(self.socketio, self.clinic, consult_id)
+        return forgotten
 
     def on_disconnect(self, reason: Any = None) -> None:
         member = self.members.pop(current_sid(), None)

@@ -10,6 +10,7 @@ import { Banner, Views, byId, safeUrl, setVisible, unlockOnGesture } from "./ui.
 
 export const TERMINAL_PHASES = new Set(["ended", "no_show_patient", "no_show_provider", "cancelled"]);
 const NOT_OPEN_RETRY_MS = 30000;
+const UNAVAILABLE_RETRY_MS = 2000;
 
 export class Room {
   /**
@@ -151,10 +152,12 @@ export class Room {
         options.linkHref = safeUrl(this.fallbackUrl, "/");
       }
       this.banner.show(String(data.message), options);
-      if (data.code === "not_open") {
+      if (data.code === "not_open" || data.code === "unavailable") {
+        // Refused connects are not retried by Socket.IO itself; these two pass with time.
+        const wait = data.code === "unavailable" ? UNAVAILABLE_RETRY_MS : NOT_OPEN_RETRY_MS;
         window.setTimeout(() => {
           if (!this.socket.connected && !this.finished) this.socket.connect();
-        }, NOT_OPEN_RETRY_MS);
+        }, wait);
       }
     } else if (this.socket.active) {
       this.banner.show("We can’t reach the clinic’s server. Trying again…", { key: "connection" });
