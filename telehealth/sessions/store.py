@@ -388,12 +388,18 @@ class LiveConsultStore:
     def devices_of_dead_processes(self, consult_id: int) -> list[tuple[Side, str]]:
         """(side, sid) of devices whose web process has stopped saying it is alive."""
         stale: list[tuple[Side, str]] = []
-        for side, devices in self.presence(consult_id).items():
-            for device in devices:
-                process = device.get("process")
+        for side in Side:
+            raw = cast(dict[str, str], self.redis.hgetall(self._presence_key(consult_id, side)))
+            for sid, seen in raw.items():
+                process = json.loads(seen).get("process")
                 if process and not self.redis.exists(f"{self.prefix}:process:{process}"):
-                    stale.append((side, device["sid"]))
+                    stale.append((side, sid))
         return stale
+
+    def phase(self, consult_id: int) -> Phase | None:
+        """Just the phase: one small read for the hot signal path."""
+        value = cast(str | None, self.redis.hget(self._consult_key(consult_id), "phase"))
+        return Phase(value) if value else None
 
     def active_sid(self, consult_id: int, side: Side) -> str | None:
         """The side's newest connected device: the one that takes part in the call."""
@@ -408,7 +414,10 @@ class LiveConsultStore:
         out: dict[Side, list[dict[str, str]]] = {}
         for side in Side:
             raw = cast(dict[str, str], self.redis.hgetall(self._presence_key(consult_id, side)))
-            devices = [{"sid": sid, **json.loads(seen)} for sid, seen in raw.items()]
+            devices = [
+                {"sid": sid, "since": s.get("since", ""), "device": s.get("device", "")}
+                for sid, s in ((sid, json.loads(seen)) for sid, seen in raw.items())
+            ]
             out[side] = sorted(devices, key=lambda d: (d["since"], d["sid"]))
         return out
 

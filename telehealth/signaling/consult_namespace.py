@@ -47,7 +47,6 @@ from .rooms import (
 from .throttle import TokenBucket
 
 log = logging.getLogger(__name__)
-IN_CALL_CACHE_SECONDS = 1.0
 # The pre-call check runs before admission, so its TURN credential is short-lived.
 PRECHECK_TURN_TTL = 300
 
@@ -90,7 +89,6 @@ class ConsultNamespace(Namespace):
         self.app = app
         self.clinic: Clinic = app.extensions["clinic"]
         self.members: dict[str, Member] = {}
-        self._in_call_until: dict[int, float] = {}
         self.process_id = uuid.uuid4().hex
         self.metrics = metrics_of(app)
         self._counters: dict[str, Any] = {}
@@ -104,23 +102,26 @@ class ConsultNamespace(Namespace):
 
     # -- dispatch: every event is rate-limited and tied to the socket's consult ----------
 
-    def trigger_event(self, event: str, *args: Any) -> Any:
-        if event == "connect":
+    def trigger_event(self, event: Any, *args: Any) -> Any:
+        sid = args[0] if args else None
+        # A client may send EVENT packets named like these: only the server's own count.
+        if event == "connect" and sid not in self.members:
             try:
                 return super().trigger_event(event, *args)
             except redis.RedisError as error:
                 raise refused_connection(
                     {"code": "unavailable", "message": UNAVAILABLE_MESSAGE}
                 ) from error
-        if event == "disconnect":
+        if event == "disconnect" and not self.socketio.server.manager.is_connected(sid, NAMESPACE):
             try:
                 return super().trigger_event(event, *args)
             except redis.RedisError:
                 return None
-        sid = args[0]
-        member = self.members.get(sid)
+        member = self.members.get(str(sid))
         if member is None:
             return UNAUTHORIZED
+        if not isinstance(event, str) or event in ("connect", "disconnect") or len(args) > 2:
+            return refusal("invalid", "Send one payload with a known event name.")
         if not member.bucket.allow(time.monotonic()):
             if member.bucket.flooding:
                 log.warning("disconnecting a flooding socket of consult %s", member.consult_id)
@@ -131,8 +132,8 @@ class ConsultNamespace(Namespace):
             return self._relay_signal(member, args[1] if len(args) > 1 else None)
         if not hasattr(self, f"on_{event}"):
             return refusal("unknown_event", f"There is no event called {event[:40]!r}.")
-        try:
-            return super().trigger_event(event, *args)
+        try:  # exactly one payload argument, whatever the client sent
+            return super().trigger_event(event, sid, args[1] if len(args) > 1 else None)
         except redis.RedisError:
             return UNAVAILABLE
         except Invalid as error:
@@ -323,6 +324,9 @@ class ConsultNamespace(Namespace):
             )
         now = utcnow()
         before = self.clinic.live.get(member.consult_id)
+        if before is not None and before.phase == Phase.IN_CALL:
+            # Already admitted: the answers the physiotherapist confirmed stay as they were.
+            return refusal("already_admitted", "You are already in the call.")
         live = self.clinic.live.check_in(member.consult_id, now)
         self.clinic.live.set_note(
             member.consult_id,
@@ -469,15 +473,8 @@ class ConsultNamespace(Namespace):
         return live is not None and live.phase in phases
 
     def _in_call(self, consult_id: int) -> bool:
-        """Cached for a second when true: signals come in bursts during negotiation."""
-        now = time.monotonic()
-        if self._in_call_until.get(consult_id, 0.0) > now:
-            return True
-        if self._phase_is(consult_id, Phase.IN_CALL):
-            self._in_call_until[consult_id] = now + IN_CALL_CACHE_SECONDS
-            return True
-        self._in_call_until.pop(consult_id, None)
-        return False
+        """Read every time (one HGET): a cached answer would relay signals after the end."""
+        return self.clinic.live.phase(consult_id) == Phase.IN_CALL
 
     def _relay_signal(self, member: Member, data: Any) -> dict[str, Any]:
         try:
