@@ -400,6 +400,24 @@ class ConsultNamespace(Namespace):
 
     # -- the pre-call check: the browser against a media worker's echo peer ----------
 
+    def _precheck_ice(self, consult_id: int) -> dict[str, Any]:
+        config = self.app.config
+        return ice_servers(
+            stun_urls=config["STUN_URLS"],
+            turn_urls=config["TURN_URLS"],
+            turn_secret=config["TURN_SECRET"],
+            ttl=PRECHECK_TURN_TTL,
+            user_tag=f"c{consult_id}-precheck",
+            now=time.time(),
+        )
+
+    def on_precheck_ice(self, data: Any = None) -> dict[str, Any]:
+        """The ICE servers for the check: the same path as the call, credentials for 5 min."""
+        member = self._require(Side.PATIENT)
+        if member is None:
+            return UNAUTHORIZED
+        return {**OK, **self._precheck_ice(member.consult_id)}
+
     def on_precheck_offer(self, data: Any) -> dict[str, Any]:
         member = self._require(Side.PATIENT)
         if member is None:
@@ -407,15 +425,7 @@ class ConsultNamespace(Namespace):
         offer = parse_signal(data).get("description")
         if not offer or offer["type"] != "offer":
             raise Invalid("Send an offer description.", {"description": "offer"})
-        config = self.app.config
-        ice = ice_servers(
-            stun_urls=config["STUN_URLS"],
-            turn_urls=config["TURN_URLS"],
-            turn_secret=config["TURN_SECRET"],
-            ttl=PRECHECK_TURN_TTL,
-            user_tag=f"c{member.consult_id}-precheck",
-            now=time.time(),
-        )
+        ice = self._precheck_ice(member.consult_id)
         check_id = self.app.extensions["precheck_broker"].start(
             current_sid(), member.consult_id, offer, ice
         )

@@ -1,6 +1,7 @@
 // The patient's consult page: check-in, waiting room, call.
 import { CheckIn } from "./checkin.js";
 import { DevicePanel } from "./devices.js";
+import { Precheck } from "./precheck.js";
 import { Room } from "./room.js";
 import { byId, setText, setVisible } from "./ui.js";
 
@@ -23,6 +24,27 @@ const devices = new DevicePanel({
 });
 devices.start();
 devices.startMeter();
+
+const precheck = new Precheck({
+  room,
+  media: room.media,
+  elements: {
+    video: byId("precheck-video"),
+    verdict: byId("precheck-verdict"),
+    numbers: byId("precheck-numbers"),
+    rtt: byId("precheck-rtt"),
+    jitter: byId("precheck-jitter"),
+    loss: byId("precheck-loss"),
+    bitrate: byId("precheck-bitrate"),
+    route: byId("precheck-route"),
+    button: byId("precheck-button"),
+    listen: byId("precheck-listen"),
+  },
+});
+// Run once by itself when the camera and microphone are ready, and again on request.
+room.media.ensureStarted().then(() => {
+  if (room.views.current === "checkin") precheck.run();
+});
 
 new CheckIn({
   request: room.request,

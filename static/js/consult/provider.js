@@ -75,8 +75,11 @@ function renderPresence(state) {
 
   const check = state.precheck;
   if (check && typeof check === "object" && check.verdict) {
-    const rtt = Number.isFinite(check.rtt_ms) ? `, ${Math.round(check.rtt_ms)} ms round trip` : "";
-    setText(precheck, `Patient’s connection check: ${check.verdict}${rtt}.`);
+    // Notes come from Redis as strings: "12.0" is a number here too.
+    const rttMs = Number(check.rtt_ms);
+    const rtt = check.rtt_ms !== undefined && Number.isFinite(rttMs) ? `, ${Math.round(rttMs)} ms round trip` : "";
+    const words = { good: "good for video", audio_only: "audio only recommended", cannot_connect: "could not connect" };
+    setText(precheck, `Patient’s connection check: ${words[check.verdict] || check.verdict}${rtt}.`);
     setVisible(precheck, true);
   } else {
     setVisible(precheck, false);
