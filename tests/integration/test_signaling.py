@@ -199,3 +199,19 @@ def test_end_tells_both_sides_where_to_go(patient, provider, clinic, consult):
     with clinic.db.sessions() as session:
         row = session.get(Consult, consult.id)
     assert row.status == "completed" and row.ended_by == "patient"
+
+
+def test_running_late_reaches_the_waiting_patient_at_once(patient, provider):
+    patient.emit("check_in", CHECK_IN, namespace="/consult", callback=True)
+    patient.get_received("/consult")
+    ack = provider.emit("running_late", {"minutes": 10}, namespace="/consult", callback=True)
+    assert ack["ok"]
+    assert _events(patient, "state")[-1]["running_late_minutes"] == 10
+    bad = provider.emit("running_late", {"minutes": 7}, namespace="/consult", callback=True)
+    assert bad["ok"] is False and bad["error"]["code"] == "invalid"
+    assert (
+        patient.emit("running_late", {"minutes": 5}, namespace="/consult", callback=True)["error"][
+            "code"
+        ]
+        == "unauthorized"
+    )
