@@ -60,11 +60,16 @@ def _day_param(name: str, default: date) -> date:
     if value is None:
         return default
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError as error:
         raise ApiError(
             422, "invalid_query", "Dates must look like 2027-03-15.", {name: "Use YYYY-MM-DD."}
         ) from error
+    if not 2000 <= day.year <= 2100:
+        raise ApiError(
+            422, "invalid_query", "Choose a date between 2000 and 2100.", {name: "Out of range."}
+        )
+    return day
 
 
 def _slot_json(slot: Slot) -> dict[str, Any]:

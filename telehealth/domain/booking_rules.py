@@ -66,7 +66,9 @@ def parse_start(value: Any) -> datetime | None:
         parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:
         return None
-    return parsed if parsed.tzinfo is not None else None
+    if parsed.tzinfo is None or not 2000 <= parsed.year <= 2100:
+        return None  # naive times are ambiguous around DST; far years are not bookable
+    return parsed
 
 
 def _text(payload: dict[str, Any], key: str) -> str:
@@ -83,7 +85,11 @@ def parse_booking(payload: dict[str, Any]) -> BookingRequest:
     provider_id = payload.get("provider_id")
     if isinstance(provider_id, str) and provider_id.isdigit():
         provider_id = int(provider_id)
-    if not isinstance(provider_id, int) or isinstance(provider_id, bool) or provider_id < 1:
+    if (
+        not isinstance(provider_id, int)
+        or isinstance(provider_id, bool)
+        or not 1 <= provider_id < 2**31
+    ):
         errors["provider_id"] = "Choose a physiotherapist."
 
     start = parse_start(payload.get("start"))

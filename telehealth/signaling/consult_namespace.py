@@ -47,6 +47,7 @@ from .rooms import (
 from .throttle import TokenBucket
 
 log = logging.getLogger(__name__)
+FLOOD_COOL_OFF_SECONDS = 10
 # The pre-call check runs before admission, so its TURN credential is short-lived.
 PRECHECK_TURN_TTL = 300
 
@@ -90,6 +91,8 @@ class ConsultNamespace(Namespace):
         self.clinic: Clinic = app.extensions["clinic"]
         self.members: dict[str, Member] = {}
         self.process_id = uuid.uuid4().hex
+        self.buckets: dict[tuple[int, Side], TokenBucket] = {}
+        self.cooling_off: dict[tuple[int, Side], float] = {}
         self.metrics = metrics_of(app)
         self._counters: dict[str, Any] = {}
 
@@ -125,6 +128,10 @@ class ConsultNamespace(Namespace):
         if not member.bucket.allow(time.monotonic()):
             if member.bucket.flooding:
                 log.warning("disconnecting a flooding socket of consult %s", member.consult_id)
+                member.bucket.forgive()
+                self.cooling_off[(member.consult_id, member.side)] = (
+                    time.monotonic() + FLOOD_COOL_OFF_SECONDS
+                )
                 self.socketio.server.disconnect(sid, namespace=NAMESPACE)
             return refusal("rate_limited", "Too many messages; slow down.")
         self.counted(event).inc()
@@ -146,6 +153,11 @@ class ConsultNamespace(Namespace):
     def on_connect(self, auth: Any) -> None:
         auth = auth if isinstance(auth, dict) else {}
         consult, side, actor, staff_id = self._identify(auth)
+        if self.cooling_off.get((consult.id, side), 0.0) > time.monotonic():
+            # A side cut off for flooding may not buy a fresh burst by reconnecting at once.
+            raise refused_connection(
+                {"code": "rate_limited", "message": "Too many messages; try again in a moment."}
+            )
         now = utcnow()
         live = self.clinic.live.ensure(consult.id, consult.starts_at, consult.ends_at)
         if live.phase.is_terminal:
@@ -161,13 +173,12 @@ class ConsultNamespace(Namespace):
         )
         sid = current_sid()
         device = _device_label(auth.get("device"))
-        config = self.app.config
         self.members[sid] = Member(
             consult.id,
             side,
             actor,
             device,
-            TokenBucket(config["SOCKET_EVENTS_PER_SECOND"], config["SOCKET_EVENT_BURST"]),
+            self._bucket_of(consult.id, side),
             staff_id,
             room_of(consult.id, other_side(side)),
         )
@@ -260,6 +271,16 @@ class ConsultNamespace(Namespace):
                 {"code": "unauthorized", "message": "Only probe consults accept the service."}
             )
         return consult, Side.PROVIDER, "service:probe", None
+
+    def _bucket_of(self, consult_id: int, side: Side) -> TokenBucket:
+        """One event budget per consult side in this process: reconnecting buys no new burst."""
+        key = (consult_id, side)
+        if key not in self.buckets:
+            config = self.app.config
+            self.buckets[key] = TokenBucket(
+                config["SOCKET_EVENTS_PER_SECOND"], config["SOCKET_EVENT_BURST"]
+            )
+        return self.buckets[key]
 
     # -- devices of web processes that died (kill -9, a crashed container) -------------
 
@@ -383,6 +404,8 @@ class ConsultNamespace(Namespace):
 
     def on_media_state(self, data: Any) -> dict[str, Any]:
         member = self._member()
+        if not self._phase_is(member.consult_id, Phase.WAITING, Phase.IN_CALL):
+            return refusal("wrong_phase", "Media switches are shared in the waiting room and call.")
         self.emit("peer_media", parse_media_state(data), room=member.relay_to)
         return OK
 

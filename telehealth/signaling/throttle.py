@@ -29,3 +29,7 @@ class TokenBucket:
     def flooding(self) -> bool:
         """A socket that keeps sending after being throttled for a full burst is cut off."""
         return self.dropped > self.burst
+
+    def forgive(self) -> None:
+        """After a cut-off, count drops afresh (the budget itself still has to refill)."""
+        self.dropped = 0
