@@ -31,7 +31,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
-import pytest
 
 from telehealth.client import ConsultSignaling, connect_both, credential_from_join_url
 
