@@ -123,6 +123,14 @@ def _decode(raw: dict[str, str]) -> LiveConsult | None:
     )
 
 
+def _newest(presence: dict[str, str]) -> str | None:
+    """The sid that joined last, from a presence hash of sid -> JSON."""
+    newest = max(
+        presence.items(), key=lambda item: json.loads(item[1]).get("since", ""), default=None
+    )
+    return newest[0] if newest else None
+
+
 class LiveConsultStore:
     """Shared live consults: every transition is atomic across processes."""
 
@@ -401,13 +409,19 @@ class LiveConsultStore:
         value = cast(str | None, self.redis.hget(self._consult_key(consult_id), "phase"))
         return Phase(value) if value else None
 
+    def phase_and_active_sid(self, consult_id: int, side: Side) -> tuple[Phase | None, str | None]:
+        """The consult's phase and `side`'s newest device, in one round trip (the relay path)."""
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hget(self._consult_key(consult_id), "phase")
+            pipe.hgetall(self._presence_key(consult_id, side))
+            phase, raw = pipe.execute()
+        return (Phase(phase) if phase else None), _newest(raw)
+
     def active_sid(self, consult_id: int, side: Side) -> str | None:
         """The side's newest connected device: the one that takes part in the call."""
-        raw = cast(dict[str, str], self.redis.hgetall(self._presence_key(consult_id, side)))
-        newest = max(
-            raw.items(), key=lambda item: json.loads(item[1]).get("since", ""), default=None
+        return _newest(
+            cast(dict[str, str], self.redis.hgetall(self._presence_key(consult_id, side)))
         )
-        return newest[0] if newest else None
 
     def presence(self, consult_id: int) -> dict[Side, list[dict[str, str]]]:
         """Connected devices per side: sid, since (ISO) and device, oldest first."""

@@ -505,20 +505,25 @@ class ConsultNamespace(Namespace):
         live = self.clinic.live.get(consult_id)
         return live is not None and live.phase in phases
 
-    def _in_call(self, consult_id: int) -> bool:
-        """Read every time (one HGET): a cached answer would relay signals after the end."""
-        return self.clinic.live.phase(consult_id) == Phase.IN_CALL
-
     def _relay_signal(self, member: Member, data: Any) -> dict[str, Any]:
         try:
             payload = parse_signal(data)
         except Invalid as error:
             return {**refusal("invalid", error.message), "fields": error.fields}
-        if not self._in_call(member.consult_id):
-            return refusal("wrong_phase", "Signals are relayed only during the call.")
         # Only the other side's newest device takes part in the call; others stand by.
-        target = self.clinic.live.active_sid(member.consult_id, other_side(member.side))
-        self.socketio.server.emit(
-            "signal", payload, to=target or member.relay_to, namespace=NAMESPACE
+        phase, target = self.clinic.live.phase_and_active_sid(
+            member.consult_id, other_side(member.side)
+        )
+        if phase != Phase.IN_CALL:
+            return refusal("wrong_phase", "Signals are relayed only during the call.")
+        server = self.socketio.server
+        # A peer on this very process needs no trip through the Redis queue.
+        local = target is not None and server.manager.eio_sid_from_sid(target, NAMESPACE)
+        server.emit(
+            "signal",
+            payload,
+            to=target or member.relay_to,
+            namespace=NAMESPACE,
+            ignore_queue=bool(local),
         )
         return OK
