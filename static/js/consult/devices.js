@@ -1,5 +1,5 @@
 // The camera check panel: preview, camera and microphone pickers, and a microphone level meter.
-import { getAudioContext, setText, setVisible } from "./ui.js";
+import { byId, getAudioContext, setText, setVisible } from "./ui.js";
 
 function fillSelect(select, devices, currentId, noneText) {
   const options = devices.map((device) => {
@@ -155,4 +155,21 @@ export class DevicePanel {
     if (this.meter) this.meter.value = Math.round(this.level * 100) / 100;
     this.frame = window.requestAnimationFrame(() => this.tick());
   }
+}
+
+/** The panel of templates/consult/_devices.html, started: preview, pickers and meter. */
+export function startDevicePanel(media) {
+  const panel = new DevicePanel({
+    media,
+    video: byId("preview-video"),
+    placeholder: byId("preview-off"),
+    cameraSelect: byId("camera-select"),
+    micSelect: byId("mic-select"),
+    meter: byId("mic-level"),
+    message: byId("media-message"),
+    retry: byId("media-retry"),
+  });
+  panel.start();
+  panel.startMeter();
+  return panel;
 }

@@ -1,6 +1,6 @@
 // The patient's consult page: check-in, waiting room, call.
 import { CheckIn } from "./checkin.js";
-import { DevicePanel } from "./devices.js";
+import { startDevicePanel } from "./devices.js";
 import { Precheck } from "./precheck.js";
 import { Room } from "./room.js";
 import { byId, setText, setVisible } from "./ui.js";
@@ -12,18 +12,7 @@ const room = new Room({
 });
 const providerName = room.root.dataset.providerName || "Your physiotherapist";
 
-const devices = new DevicePanel({
-  media: room.media,
-  video: byId("preview-video"),
-  placeholder: byId("preview-off"),
-  cameraSelect: byId("camera-select"),
-  micSelect: byId("mic-select"),
-  meter: byId("mic-level"),
-  message: byId("media-message"),
-  retry: byId("media-retry"),
-});
-devices.start();
-devices.startMeter();
+const devices = startDevicePanel(room.media);
 
 const precheck = new Precheck({
   room,

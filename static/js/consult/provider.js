@@ -1,7 +1,7 @@
 // The physiotherapist's consult page: lobby (presence, check-in answers, admit checklist,
 // running late, arrival alerts) and the call.
 import { ArrivalAlerts } from "./alerts.js";
-import { DevicePanel } from "./devices.js";
+import { startDevicePanel } from "./devices.js";
 import { Room } from "./room.js";
 import { byId, formatTime, plural, setText, setVisible } from "./ui.js";
 
@@ -12,18 +12,7 @@ const room = new Room({
 });
 const patientName = room.root.dataset.patientName || "The patient";
 
-const devices = new DevicePanel({
-  media: room.media,
-  video: byId("preview-video"),
-  placeholder: byId("preview-off"),
-  cameraSelect: byId("camera-select"),
-  micSelect: byId("mic-select"),
-  meter: byId("mic-level"),
-  message: byId("media-message"),
-  retry: byId("media-retry"),
-});
-devices.start();
-devices.startMeter();
+const devices = startDevicePanel(room.media);
 
 const alerts = new ArrivalAlerts({
   button: byId("alerts-button"),
