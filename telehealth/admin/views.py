@@ -83,16 +83,21 @@ def new_provider() -> Any:
     return _provider_page(None, {}, {})
 
 
-@bp.get("/providers/<int:provider_id>")
-@role_required("admin")
-def provider(provider_id: int) -> Any:
-    """A provider's credentials, weekly hours and time off."""
+def _loaded_provider(provider_id: int) -> Provider:
+    """A provider with its hours and time off loaded, or 404."""
     with current_clinic().db.sessions() as session:
         row = session.get(Provider, provider_id)
         if row is None:
             abort(404)
         _ = row.weekly_hours, row.time_off
-    return _provider_page(row, {}, {})
+    return row
+
+
+@bp.get("/providers/<int:provider_id>")
+@role_required("admin")
+def provider(provider_id: int) -> Any:
+    """A provider's credentials, weekly hours and time off."""
+    return _provider_page(_loaded_provider(provider_id), {}, {})
 
 
 @bp.post("/providers/new")
@@ -126,12 +131,7 @@ def save_hours(provider_id: int) -> Any:
     try:
         hours = parse_weekly_hours(request.form)
     except FormErrors as error:
-        with current_clinic().db.sessions() as session:
-            row = session.get(Provider, provider_id)
-            if row is None:
-                abort(404)
-            _ = row.weekly_hours, row.time_off
-        return _provider_page(row, error.fields, request.form, 422)
+        return _provider_page(_loaded_provider(provider_id), error.fields, request.form, 422)
     with current_clinic().db.transaction() as session:
         row = session.get(Provider, provider_id)
         if row is None:
@@ -148,12 +148,7 @@ def add_time_off(provider_id: int) -> Any:
     try:
         starts, ends, note = parse_time_off(request.form)
     except FormErrors as error:
-        with current_clinic().db.sessions() as session:
-            row = session.get(Provider, provider_id)
-            if row is None:
-                abort(404)
-            _ = row.weekly_hours, row.time_off
-        return _provider_page(row, error.fields, request.form, 422)
+        return _provider_page(_loaded_provider(provider_id), error.fields, request.form, 422)
     with current_clinic().db.transaction() as session:
         if session.get(Provider, provider_id) is None:
             abort(404)

@@ -264,3 +264,17 @@ def test_metrics_report_rooms_and_events(app, demo_clinic):
     assert 'telehealth_rooms{state="waiting"} 1.0' in text
     assert "telehealth_waiting_patients 1.0" in text
     assert 'telehealth_signaling_events_total{event="check_in"} 1.0' in text
+
+
+def test_admin_hours_form_explains_a_bad_day_and_saves_a_good_one(app, demo_clinic):
+    client = admin_client(app)
+    page = client.get("/admin/providers/1").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    bad = client.post("/admin/providers/1/hours",
+                      data={"csrf_token": token, "start_0": "17:00", "end_0": "09:00"})
+    assert bad.status_code == 422
+    assert "Monday: give a start and a later end" in bad.get_data(as_text=True)
+    good = client.post("/admin/providers/1/hours",
+                       data={"csrf_token": token, "start_2": "10:00", "end_2": "12:00"})
+    assert good.status_code == 303
+    assert 'value="10:00"' in client.get("/admin/providers/1").get_data(as_text=True)
