@@ -122,11 +122,30 @@ def parse_admit(data: Any) -> None:
         raise Invalid("Complete the checklist before admitting.", missing)
 
 
-def _number(data: dict[str, Any], key: str) -> float | None:
-    value = data.get(key)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+# What a browser's getStats() can honestly report (static/js/consult/call.js, precheck.js):
+# anything outside these ranges is a broken or lying client, and the admin's monitor and
+# the physiotherapist's pre-call summary must never show it.
+STATS_RANGES: dict[str, tuple[float, float]] = {
+    "rtt_ms": (0, 60_000),  # a minute of round trip: no call survives that
+    "jitter_ms": (0, 60_000),
+    "loss_pct": (0, 100),
+    "bitrate_kbps": (0, 1_000_000),  # 1 Gbit/s
+}
+ROUTES = ("direct", "relayed")
+
+
+def stat_number(value: Any, key: str) -> float | None:
+    """A call-health number inside its range, or None (absent, not a number, or out of range).
+
+    `null` is how a browser's JSON writes NaN or an unmeasured value; the caller treats None
+    as absent only when the client sent null or nothing."""
+    low, high = STATS_RANGES[key]
+    if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return round(float(value), 2)
+    if isinstance(value, int) and not low <= value <= high:
+        return None  # checked before float(): 2**2000 cannot become a float
+    number = float(value)
+    return round(number, 2) if math.isfinite(number) and low <= number <= high else None
 
 
 VERDICTS = ("good", "audio_only", "cannot_connect")
@@ -142,13 +161,24 @@ def parse_precheck(data: Any) -> dict[str, Any]:
 
 
 def parse_stats(data: Any) -> dict[str, Any]:
-    """Call health from getStats: numbers only, and the route kind."""
+    """Call health from getStats: numbers in range and the route kind, or `Invalid` naming
+    every field that is out of range; absent or null numbers are simply not reported."""
     data = _object(data)
-    stats: dict[str, Any] = {
-        key: value
-        for key in ("rtt_ms", "jitter_ms", "loss_pct", "bitrate_kbps")
-        if (value := _number(data, key)) is not None
-    }
+    stats: dict[str, Any] = {}
+    wrong: dict[str, str] = {}
+    for key, (low, high) in STATS_RANGES.items():
+        value = data.get(key)
+        if value is None:
+            continue
+        number = stat_number(value, key)
+        if number is None:
+            wrong[key] = f"a number from {low:g} to {high:g}"
+        else:
+            stats[key] = number
     route = data.get("route")
-    stats["route"] = route if route in ("direct", "relayed") else "unknown"
+    if route is not None and route not in ROUTES:
+        wrong["route"] = " or ".join(ROUTES)
+    if wrong:
+        raise Invalid("Some call statistics are out of range.", wrong)
+    stats["route"] = route or "unknown"
     return stats

@@ -23,6 +23,7 @@ from ..sessions import LiveConsult, Phase, Side
 from ..staff.auth import current_staff
 from ..staff.views import short_name
 from .context import current_sid, refused_connection
+from .messages import ROUTES, STATS_RANGES, VERDICTS, stat_number
 from .rooms import finish_consult
 
 MONITOR_NAMESPACE = "/monitor"
@@ -42,6 +43,33 @@ def _number(stats: dict[str, str], key: str) -> float | None:
         return float(stats[key])
     except (KeyError, ValueError):
         return None
+
+
+def _moment(value: str | None) -> str | None:
+    try:
+        return datetime.fromisoformat(value).isoformat() if value and len(value) <= 40 else None
+    except ValueError:
+        return None
+
+
+def sane_health(note: dict[str, str]) -> dict[str, str]:
+    """Only what a browser can honestly report, whatever Redis holds (an older server, a bug):
+    numbers in range, a known route and verdict, a timestamp; nothing else reaches an admin."""
+    clean: dict[str, str] = {}
+    for key in STATS_RANGES:
+        try:
+            number = stat_number(float(note[key]), key)
+        except (KeyError, ValueError):
+            number = None
+        if number is not None:
+            clean[key] = f"{number:g}"
+    if "route" in note:
+        clean["route"] = note["route"] if note["route"] in ROUTES else "unknown"
+    if note.get("verdict") in VERDICTS:
+        clean["verdict"] = note["verdict"]
+    if at := _moment(note.get("at")):
+        clean["at"] = at
+    return clean
 
 
 def call_quality(stats: dict[str, str]) -> str:
@@ -76,7 +104,10 @@ def room_summary(clinic: Clinic, live: LiveConsult, now: datetime) -> dict[str, 
     """Call metadata an admin may see: never SDP, media or chat."""
     info = clinic.live.note(live.consult_id, "info")
     presence = clinic.live.presence(live.consult_id)
-    health = {str(side): clinic.live.note(live.consult_id, f"stats:{side}") for side in Side}
+    health = {
+        str(side): sane_health(clinic.live.note(live.consult_id, f"stats:{side}")) for side in Side
+    }
+    precheck = sane_health(clinic.live.note(live.consult_id, "precheck"))
     return {
         "consult_id": live.consult_id,
         "provider_name": info.get("provider_name", ""),
@@ -91,7 +122,7 @@ def room_summary(clinic: Clinic, live: LiveConsult, now: datetime) -> dict[str, 
         "health": {
             side: {**stats, "quality": call_quality(stats)} for side, stats in health.items()
         },
-        "precheck": clinic.live.note(live.consult_id, "precheck") or None,
+        "precheck": precheck or None,
         "flags": _flags(live, health, now),
         "probe": bool(info.get("probe")),
     }
