@@ -38,7 +38,9 @@ local function borrow_ttl(consult_key, default_ms)
 end
 """
 
-# KEYS: consult, presence(side), gone(side). ARGV: sid, presence json, default ttl ms.
+# KEYS: consult, presence(side), gone(side). ARGV: sid, presence json, default ttl ms,
+# most devices per side (0: no cap). Counting and adding in one script keeps the cap exact
+# however many web processes take connects for the same link at once.
 _JOIN_LUA = (
     _LUA_TTL
     + f"local terminal = {_LUA_TERMINAL}\n"
@@ -46,6 +48,9 @@ _JOIN_LUA = (
 local phase = redis.call('HGET', KEYS[1], 'phase')
 if not phase then return -1 end
 if terminal[phase] then return -2 end
+local cap = tonumber(ARGV[4])
+if cap > 0 and redis.call('HEXISTS', KEYS[2], ARGV[1]) == 0
+   and redis.call('HLEN', KEYS[2]) >= cap then return -3 end
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
 redis.call('DEL', KEYS[3])
 redis.call('PEXPIRE', KEYS[2], borrow_ttl(KEYS[1], ARGV[3]))
@@ -351,12 +356,20 @@ class LiveConsultStore:
     # -- presence ---------------------------------------------------------------
 
     def join(
-        self, consult_id: int, side: Side, sid: str, device: str, now: datetime, process: str = ""
+        self,
+        consult_id: int,
+        side: Side,
+        sid: str,
+        device: str,
+        now: datetime,
+        process: str = "",
+        max_devices: int = 0,
     ) -> int:
         """Register a connected device for `side`; returns that side's device count.
 
         `process` names the web process holding the socket, so that the devices of a process
-        that died without saying goodbye can be found and let go (`devices_of_dead_processes`)."""
+        that died without saying goodbye can be found and let go (`devices_of_dead_processes`).
+        With `max_devices`, a device beyond that many is refused (`too_many_devices`)."""
         seen = json.dumps({"since": _iso(now), "device": device, "process": process})
         count = int(
             cast(
@@ -367,10 +380,16 @@ class LiveConsultStore:
                         self._presence_key(consult_id, side),
                         self._gone_key(consult_id, side),
                     ],
-                    args=[sid, seen, self._keep_ms],
+                    args=[sid, seen, self._keep_ms, max(0, int(max_devices))],
                 ),
             )
         )
+        if count == -3:
+            raise TransitionError(
+                "too_many_devices",
+                f"This link is already open on {max_devices} devices. "
+                "Close the consult on one of them, then try again.",
+            )
         if count == -1:
             raise TransitionError("unknown_consult", f"no live consult {consult_id}")
         if count == -2:
