@@ -93,6 +93,18 @@ class Config:
         self.TURN_URLS = os.environ.get("TURN_URLS", "")
         self.TURN_SECRET = os.environ.get("TURN_SECRET", "")
         self.TURN_TTL_SECONDS = min(_int("TURN_TTL_SECONDS", 3600), 3600)
+        # "relay": browsers and our peers use TURN only, so neither side learns the other's IP.
+        self.ICE_TRANSPORT_POLICY = (
+            "relay" if os.environ.get("ICE_TRANSPORT_POLICY") == "relay" else "all"
+        )
+        # Per consult and hour: TURN credentials for the call, and pre-call checks (each with one).
+        self.TURN_CREDENTIALS_PER_CONSULT_HOUR = _int("TURN_CREDENTIALS_PER_CONSULT_HOUR", 20)
+        self.PRECHECKS_PER_CONSULT_HOUR = _int("PRECHECKS_PER_CONSULT_HOUR", 10)
+        # Networks the media worker may send ICE checks to besides public addresses (dev: loopback).
+        self.MEDIA_ALLOWED_CANDIDATE_NETWORKS = os.environ.get(
+            "MEDIA_ALLOWED_CANDIDATE_NETWORKS", "" if self.ENV == "production" else "127.0.0.0/8"
+        )
+        self.MEDIA_DENIED_CANDIDATE_NETWORKS = os.environ.get("MEDIA_DENIED_CANDIDATE_NETWORKS", "")
         self.SOCKET_EVENTS_PER_SECOND = _float("SOCKET_EVENTS_PER_SECOND", 20)
         self.SOCKET_EVENT_BURST = _float("SOCKET_EVENT_BURST", 60)
         self.MEDIA_SERVICE_TOKEN = os.environ.get("MEDIA_SERVICE_TOKEN") or (

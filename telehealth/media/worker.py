@@ -116,7 +116,15 @@ class MediaWorker:
                 "precheck_refused", {"check_id": check_id, "reason": "busy"}, namespace=NAMESPACE
             )
             return
-        asyncio.create_task(self.run_check(check_id, data["description"], data.get("ice_servers")))
+        limit = data.get("max_seconds")
+        seconds = (
+            min(self.check_seconds, float(limit))
+            if isinstance(limit, int | float) and limit > 0
+            else self.check_seconds
+        )
+        asyncio.create_task(
+            self.run_check(check_id, data["description"], data.get("ice_servers"), seconds)
+        )
 
     async def _on_close(self, data: Any) -> None:
         check = self.checks.get(str(data.get("check_id"))) if isinstance(data, dict) else None
@@ -125,7 +133,13 @@ class MediaWorker:
 
     # -- one echo peer ------------------------------------------------------------------
 
-    async def run_check(self, check_id: str, description: dict[str, str], ice: Any) -> None:
+    async def run_check(
+        self,
+        check_id: str,
+        description: dict[str, str],
+        ice: Any,
+        seconds: float | None = None,
+    ) -> None:
         """Answer the browser's offer and loop its media back until done or timed out."""
         pc = RTCPeerConnection(ice_configuration(ice))
         relay = MediaRelay()  # one per check: a shared relay keeps every past source track
@@ -155,7 +169,7 @@ class MediaWorker:
                 },
                 namespace=NAMESPACE,
             )
-            await asyncio.wait_for(check.done.wait(), timeout=self.check_seconds)
+            await asyncio.wait_for(check.done.wait(), timeout=seconds or self.check_seconds)
         except TimeoutError:
             log.info("pre-call check %s reached its time limit", check_id)
         except Exception:  # noqa: BLE001 - one bad offer must not take the worker down
@@ -164,6 +178,15 @@ class MediaWorker:
             await pc.close()
             self.checks.pop(check_id, None)
             self.served += 1
+            await self._say_done(check_id)
+
+    async def _say_done(self, check_id: str) -> None:
+        """Free the consult's place on the server: it may start its next check."""
+        if self.sio.connected:
+            try:
+                await self.sio.emit("precheck_done", {"check_id": check_id}, namespace=NAMESPACE)
+            except socketio.exceptions.SocketIOError:  # the place expires on its own
+                log.warning("could not report the end of pre-call check %s", check_id)
 
 
 def run_worker(server_url: str) -> None:

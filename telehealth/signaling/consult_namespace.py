@@ -21,10 +21,12 @@ from ..domain.booking_rules import normalise_phone
 from ..metrics import metrics_of
 from ..models import Consult, ConsultStatus
 from ..sessions import Phase, Side, TransitionError
+from ..sessions.state import join_window
 from ..staff.auth import current_staff
 from ..staff.views import short_name
 from .context import current_sid, refused_connection
-from .ice import ice_servers
+from .ice import ice_servers, spend_from_budget, turn_budget_key
+from .media_namespace import MAX_PRECHECK_SDP, REFUSALS, PrecheckRefused
 from .messages import (
     Invalid,
     parse_admit,
@@ -44,7 +46,7 @@ from .rooms import (
     send_ice_servers,
     send_state,
 )
-from .throttle import TokenBucket
+from .throttle import TokenBucket, connect_gate
 
 log = logging.getLogger(__name__)
 FLOOD_COOL_OFF_SECONDS = 10
@@ -95,6 +97,8 @@ class ConsultNamespace(Namespace):
         self.cooling_off: dict[tuple[int, Side], float] = {}
         self.metrics = metrics_of(app)
         self._counters: dict[str, Any] = {}
+        self.gate = connect_gate(app)
+        self.max_devices = int(app.config["MAX_DEVICES_PER_SIDE"])
 
     def counted(self, event: str) -> Any:
         """The per-event counter; unknown event names share one label (bounded cardinality)."""
@@ -151,12 +155,14 @@ class ConsultNamespace(Namespace):
     # -- connect and disconnect ------------------------------------------------------
 
     def on_connect(self, auth: Any) -> None:
+        # An address refused too often is turned away before any SQL lookup or audit write.
+        self.gate.let_in_or_refuse(TARGET)
         auth = auth if isinstance(auth, dict) else {}
         consult, side, actor, staff_id = self._identify(auth)
         if self.cooling_off.get((consult.id, side), 0.0) > time.monotonic():
             # A side cut off for flooding may not buy a fresh burst by reconnecting at once.
-            raise refused_connection(
-                {"code": "rate_limited", "message": "Too many messages; try again in a moment."}
+            raise self.gate.refuse(
+                actor, TARGET, "rate_limited", "Too many messages; try again in a moment."
             )
         now = utcnow()
         live = self.clinic.live.ensure(consult.id, consult.starts_at, consult.ends_at)
@@ -173,6 +179,7 @@ class ConsultNamespace(Namespace):
         )
         sid = current_sid()
         device = _device_label(auth.get("device"))
+        devices = self._join_device(consult.id, side, sid, device, actor, now)
         self.members[sid] = Member(
             consult.id,
             side,
@@ -184,7 +191,6 @@ class ConsultNamespace(Namespace):
         )
         join_room(room_of(consult.id))
         join_room(room_of(consult.id, side))
-        devices = self.clinic.live.join(consult.id, side, sid, device, now, self.process_id)
         if devices == 1:
             self.emit(
                 "peer_back",
@@ -194,6 +200,20 @@ class ConsultNamespace(Namespace):
         send_state(self.socketio, self.clinic, consult.id)
         if live.phase == Phase.IN_CALL:
             send_ice_servers(self.socketio, self.clinic, consult.id, side, to=sid)
+
+    def _join_device(
+        self, consult_id: int, side: Side, sid: str, device: str, actor: str, now: Any
+    ) -> int:
+        """Count the device in the shared presence; one link opens at most MAX_DEVICES_PER_SIDE
+        sockets per side, across every web process."""
+        try:
+            return self.clinic.live.join(
+                consult_id, side, sid, device, now, self.process_id, self.max_devices
+            )
+        except TransitionError as error:
+            if error.code == "too_many_devices":
+                raise self.gate.refuse(actor, TARGET, error.code, error.message) from error
+            raise refused_connection({"code": "ended", "message": "This consult has ended."})
 
     def _identify(self, auth: dict[str, Any]) -> tuple[Consult, Side, str, int | None]:
         if "service_token" in auth:
@@ -218,9 +238,8 @@ class ConsultNamespace(Namespace):
             if consult is not None:
                 _ = consult.provider.name, consult.patient.name
         if consult is None:
-            record_denied(self.clinic.db, "anonymous", "socket:/consult", None)
-            raise refused_connection(
-                {"code": "unauthorized", "message": "This consult link is not active."}
+            raise self.gate.refuse(
+                "anonymous", TARGET, "unauthorized", "This consult link is not active."
             )
         return consult, Side.PATIENT, f"patient:{consult.id}", None
 
@@ -432,32 +451,56 @@ class ConsultNamespace(Namespace):
             ttl=PRECHECK_TURN_TTL,
             user_tag=f"c{consult_id}-precheck",
             now=time.time(),
+            transport_policy=config["ICE_TRANSPORT_POLICY"],
         )
+
+    def _precheck_refusal(self, member: Member | None) -> dict[str, Any] | None:
+        """The check is the patient's, in an open lobby, before the call; else why not."""
+        if member is None:
+            return UNAUTHORIZED
+        live = self.clinic.live.get(member.consult_id)
+        if live is None or live.phase not in (Phase.SCHEDULED, Phase.WAITING):
+            return refusal("wrong_phase", "The connection check runs before the call only.")
+        opens, closes = join_window(live.starts_at, live.ends_at_booked, self.clinic.live.rules)
+        if not opens <= utcnow() <= closes:
+            return refusal("not_open_yet", "The connection check opens with the waiting room.")
+        return None
 
     def on_precheck_ice(self, data: Any = None) -> dict[str, Any]:
         """The ICE servers for the check: the same path as the call, credentials for 5 min."""
         member = self._require(Side.PATIENT)
-        if member is None:
-            return UNAUTHORIZED
+        refused = self._precheck_refusal(member)
+        if refused is not None or member is None:
+            return refused or UNAUTHORIZED
+        # Each answer is a TURN credential: a consult gets as many as it has checks an hour.
+        if not spend_from_budget(
+            self.clinic.redis,
+            turn_budget_key(member.consult_id, "precheck"),
+            self.app.config["PRECHECKS_PER_CONSULT_HOUR"],
+        ):
+            return refusal("precheck_budget", REFUSALS["precheck_budget"])
         return {**OK, **self._precheck_ice(member.consult_id)}
 
     def on_precheck_offer(self, data: Any) -> dict[str, Any]:
         member = self._require(Side.PATIENT)
-        if member is None:
-            return UNAUTHORIZED
+        refused = self._precheck_refusal(member)
+        if refused is not None or member is None:
+            return refused or UNAUTHORIZED
         offer = parse_signal(data).get("description")
         if not offer or offer["type"] != "offer":
             raise Invalid("Send an offer description.", {"description": "offer"})
-        ice = self._precheck_ice(member.consult_id)
-        check_id = self.app.extensions["precheck_broker"].start(
-            current_sid(), member.consult_id, offer, ice
-        )
-        if check_id is None:
-            return refusal(
-                "no_worker",
-                "The connection check is not available right now. "
-                "You can still join the waiting room.",
+        if len(offer["sdp"]) > MAX_PRECHECK_SDP:
+            raise Invalid(
+                "The offer is too large for the connection check.",
+                {"description.sdp": f"at most {MAX_PRECHECK_SDP} characters"},
             )
+        ice = self._precheck_ice(member.consult_id)
+        try:
+            check_id = self.app.extensions["precheck_broker"].start(
+                current_sid(), member.consult_id, offer, ice
+            )
+        except PrecheckRefused as refused_check:
+            return refusal(refused_check.code, refused_check.message)
         return {**OK, "check_id": check_id}
 
     def on_precheck_stop(self, data: Any) -> dict[str, Any]:

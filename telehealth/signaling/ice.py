@@ -7,6 +7,19 @@ import hashlib
 import hmac
 from typing import Any
 
+import redis
+
+# A budget counts credentials per consult over a fixed window of this length.
+BUDGET_WINDOW_SECONDS = 3600
+
+# KEYS: counter. ARGV: limit, window seconds. Returns 1 and counts when the budget allows.
+_SPEND_LUA = """
+local used = tonumber(redis.call('GET', KEYS[1]) or '0')
+if used >= tonumber(ARGV[1]) then return 0 end
+if redis.call('INCR', KEYS[1]) == 1 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+return 1
+"""
+
 
 def _urls(value: str) -> list[str]:
     return [u.strip() for u in value.split(",") if u.strip()]
@@ -19,13 +32,23 @@ def turn_credential(secret: str, username: str) -> str:
 
 
 def ice_servers(
-    *, stun_urls: str, turn_urls: str, turn_secret: str, ttl: int, user_tag: str, now: float
+    *,
+    stun_urls: str,
+    turn_urls: str,
+    turn_secret: str,
+    ttl: int,
+    user_tag: str,
+    now: float,
+    transport_policy: str = "all",
+    with_turn: bool = True,
 ) -> dict[str, Any]:
-    """The RTCConfiguration iceServers for one admitted party; TURN expires after `ttl`."""
+    """The RTCConfiguration iceServers for one admitted party; TURN expires after `ttl`.
+
+    `iceTransportPolicy` "relay" tells the peer to use TURN only, hiding its address."""
     servers: list[dict[str, Any]] = []
     if _urls(stun_urls):
         servers.append({"urls": _urls(stun_urls)})
-    if _urls(turn_urls) and turn_secret:
+    if with_turn and _urls(turn_urls) and turn_secret:
         username = f"{int(now) + ttl}:{user_tag}"
         servers.append(
             {
@@ -34,4 +57,18 @@ def ice_servers(
                 "credential": turn_credential(turn_secret, username),
             }
         )
-    return {"iceServers": servers, "ttl": ttl}
+    payload: dict[str, Any] = {"iceServers": servers, "ttl": ttl}
+    if transport_policy == "relay":  # absent means "all", the RTCConfiguration default
+        payload["iceTransportPolicy"] = "relay"
+    return payload
+
+
+def spend_from_budget(client: redis.Redis, key: str, limit: int) -> bool:
+    """Count one use against a per-consult hourly budget; False once it is spent."""
+    allowed = client.eval(_SPEND_LUA, 1, key, int(limit), BUDGET_WINDOW_SECONDS)
+    return int(allowed) == 1  # type: ignore[arg-type]
+
+
+def turn_budget_key(consult_id: int, purpose: str) -> str:
+    """The Redis counter of TURN credentials issued for one consult ("call" or "precheck")."""
+    return f"th:turn:c{consult_id}:{purpose}"

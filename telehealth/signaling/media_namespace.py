@@ -20,23 +20,78 @@ from flask_socketio import Namespace
 from ..clinic import Clinic
 from ..consult.records import record_denied
 from .context import current_sid, refused_connection
+from .ice import BUDGET_WINDOW_SECONDS
 
 MEDIA_NAMESPACE = "/media"
 WORKERS_KEY = "th:media:workers"
+# A check's Redis record and its consult's place expire after this, even if no worker says so.
 CHECK_TTL_SECONDS = 120
+# The longest a worker may run one check; below CHECK_TTL_SECONDS so a place never outlives it.
+CHECK_MAX_SECONDS = 90
 HEARTBEAT_TTL = 30
+# A browser's gathered offer is 3-10 KB; anything far larger is not a real pre-call check.
+MAX_PRECHECK_SDP = 20_000
+
+# KEYS: the consult's running check, its hourly count. ARGV: check id, ttl, limit, window.
+_CLAIM_LUA = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 'check_running' end
+local used = tonumber(redis.call('GET', KEYS[2]) or '0')
+if used >= tonumber(ARGV[3]) then return 'precheck_budget' end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+if redis.call('INCR', KEYS[2]) == 1 then redis.call('EXPIRE', KEYS[2], ARGV[4]) end
+return 'ok'
+"""
+# KEYS: the consult's running check. ARGV: check id. Only the holder lets its place go.
+_RELEASE_LUA = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+REFUSALS = {
+    "check_running": "A connection check is already running for this consult. "
+    "Wait for it to finish, then try again.",
+    "precheck_budget": "You have checked your connection many times this hour. "
+    "You can still join the waiting room.",
+    "no_worker": "The connection check is not available right now. "
+    "You can still join the waiting room.",
+}
+
+
+class PrecheckRefused(Exception):
+    """A pre-call check that may not start now; `code` is one of REFUSALS."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(REFUSALS[code])
+        self.code = code
+        self.message = REFUSALS[code]
 
 
 def _check_key(check_id: str) -> str:
     return f"th:precheck:{check_id}"
 
 
+def _running_key(consult_id: int) -> str:
+    return f"th:precheck:c{consult_id}:running"
+
+
+def _count_key(consult_id: int) -> str:
+    return f"th:precheck:c{consult_id}:checks"
+
+
 class PrecheckBroker:
-    """Matches pre-call checks to media workers through Redis, from any web process."""
+    """Matches pre-call checks to media workers through Redis, from any web process.
+
+    One check at a time per consult: its place is held from the offer until the worker says
+    the echo peer is closed, so no consult ever holds more than one worker slot, and a
+    consult gets PRECHECKS_PER_CONSULT_HOUR checks an hour. Redis keeps the offer only until
+    it is answered."""
 
     def __init__(self, clinic: Clinic, socketio: Any) -> None:
         self.clinic = clinic
         self.socketio = socketio
+        self.per_hour = int(clinic.config.get("PRECHECKS_PER_CONSULT_HOUR", 10))
+        self._claim = clinic.redis.register_script(_CLAIM_LUA)
+        self._release = clinic.redis.register_script(_RELEASE_LUA)
 
     def workers(self) -> list[str]:
         """Workers seen within the last HEARTBEAT_TTL seconds (a dead process's drop out)."""
@@ -44,16 +99,30 @@ class PrecheckBroker:
         return list(self.clinic.redis.zrangebyscore(WORKERS_KEY, fresh_since, "+inf"))  # type: ignore[arg-type]
 
     def heartbeat(self, sid: str) -> None:
-        self.clinic.redis.zadd(WORKERS_KEY, {sid: time.time()})
+        now = time.time()
+        with self.clinic.redis.pipeline() as pipe:
+            pipe.zadd(WORKERS_KEY, {sid: now})
+            # Workers of crashed web processes never say goodbye: forget them here.
+            pipe.zremrangebyscore(WORKERS_KEY, "-inf", now - 10 * HEARTBEAT_TTL)
+            pipe.expire(WORKERS_KEY, 10 * HEARTBEAT_TTL)
+            pipe.execute()
 
     def forget(self, sid: str) -> None:
         self.clinic.redis.zrem(WORKERS_KEY, sid)
 
     def start(
         self, browser_sid: str, consult_id: int, description: dict[str, str], ice: dict[str, Any]
-    ) -> str | None:
-        """Hand the offer to a worker; returns the check id, or None with no worker at all."""
+    ) -> str:
+        """Hand the offer to a worker and return the check id; PrecheckRefused otherwise."""
+        if not self.workers():
+            raise PrecheckRefused("no_worker")
         check_id = secrets.token_urlsafe(12)
+        claimed = self._claim(
+            keys=[_running_key(consult_id), _count_key(consult_id)],
+            args=[check_id, CHECK_TTL_SECONDS, self.per_hour, BUDGET_WINDOW_SECONDS],
+        )
+        if claimed != "ok":
+            raise PrecheckRefused(str(claimed))
         record = {
             "browser": browser_sid,
             "consult_id": consult_id,
@@ -61,7 +130,10 @@ class PrecheckBroker:
             "description": description,
             "ice": ice,
         }
-        return check_id if self._offer(check_id, record) else None
+        if not self._offer(check_id, record):
+            self._let_go(check_id, record, refund=True)
+            raise PrecheckRefused("no_worker")
+        return check_id
 
     def _offer(self, check_id: str, record: dict[str, Any]) -> bool:
         candidates = [sid for sid in self.workers() if sid not in record["tried"]]
@@ -70,18 +142,30 @@ class PrecheckBroker:
         worker = random.choice(candidates)  # noqa: S311 - load spreading, not security
         record["tried"].append(worker)
         record["worker"] = worker
-        self.clinic.redis.set(_check_key(check_id), json.dumps(record), ex=CHECK_TTL_SECONDS)
+        self._save(check_id, record)
         self.socketio.emit(
             "precheck_request",
             {
                 "check_id": check_id,
                 "description": record["description"],
                 "ice_servers": record["ice"],
+                "max_seconds": CHECK_MAX_SECONDS,
             },
             namespace=MEDIA_NAMESPACE,
             to=worker,
         )
         return True
+
+    def _save(self, check_id: str, record: dict[str, Any]) -> None:
+        self.clinic.redis.set(_check_key(check_id), json.dumps(record), ex=CHECK_TTL_SECONDS)
+
+    def _let_go(self, check_id: str, record: dict[str, Any], refund: bool = False) -> None:
+        """Free the consult's place (and give back the check it never had, with `refund`)."""
+        consult_id = int(record["consult_id"])
+        self.clinic.redis.delete(_check_key(check_id))
+        self._release(keys=[_running_key(consult_id)], args=[check_id])
+        if refund:
+            self.clinic.redis.decr(_count_key(consult_id))
 
     def record(self, check_id: str) -> dict[str, Any] | None:
         raw = self.clinic.redis.get(_check_key(check_id)) if isinstance(check_id, str) else None
@@ -90,6 +174,8 @@ class PrecheckBroker:
     def answered(self, worker_sid: str, check_id: str, description: dict[str, str]) -> None:
         record = self.record(check_id)
         if record and record.get("worker") == worker_sid:
+            # Answered: nobody else will be offered it, so the patient's SDP leaves Redis.
+            self._save(check_id, {**record, "description": None, "ice": None})
             self.socketio.emit(
                 "precheck_answer",
                 {"check_id": check_id, "description": description},
@@ -97,12 +183,19 @@ class PrecheckBroker:
                 to=record["browser"],
             )
 
+    def done(self, worker_sid: str, check_id: str) -> None:
+        """The worker closed the echo peer: the consult may run its next check."""
+        record = self.record(check_id)
+        if record and record.get("worker") == worker_sid:
+            self._let_go(check_id, record)
+
     def refused(self, worker_sid: str, check_id: str, reason: str) -> None:
         """A busy worker passes the check on to another; with none left the patient is told."""
         record = self.record(check_id)
-        if not record or record.get("worker") != worker_sid:
+        if not record or record.get("worker") != worker_sid or record.get("description") is None:
             return
         if not self._offer(check_id, record):
+            self._let_go(check_id, record, refund=True)
             self.socketio.emit(
                 "precheck_error",
                 {
@@ -116,15 +209,16 @@ class PrecheckBroker:
             )
 
     def stop(self, check_id: str, browser_sid: str) -> None:
+        """The browser is done; its place stays held until the worker has closed the peer."""
         record = self.record(check_id)
         if record and record.get("browser") == browser_sid and record.get("worker"):
+            self._save(check_id, {**record, "description": None, "ice": None})
             self.socketio.emit(
                 "precheck_close",
                 {"check_id": check_id},
                 namespace=MEDIA_NAMESPACE,
                 to=record["worker"],
             )
-            self.clinic.redis.delete(_check_key(check_id))
 
 
 class MediaNamespace(Namespace):
@@ -171,6 +265,12 @@ class MediaNamespace(Namespace):
             str(data.get("check_id")),
             {"type": str(description.get("type")), "sdp": str(description.get("sdp"))[:60_000]},
         )
+        return {"ok": True}
+
+    def on_precheck_done(self, data: Any) -> dict[str, Any]:
+        """The worker closed a check's echo peer (finished, stopped, failed or timed out)."""
+        if isinstance(data, dict):
+            self.broker.done(current_sid(), str(data.get("check_id")))
         return {"ok": True}
 
     def on_precheck_refused(self, data: Any) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from ..clinic import Clinic
 from ..consult.records import record_end
 from ..db import utcnow
 from ..sessions import LiveConsult, Side, TransitionError
-from .ice import ice_servers
+from .ice import ice_servers, spend_from_budget, turn_budget_key
 
 NAMESPACE = "/consult"
 
@@ -92,7 +92,10 @@ def send_state(socketio: SocketIO, clinic: Clinic, consult_id: int, to: str | No
 def send_ice_servers(
     socketio: SocketIO, clinic: Clinic, consult_id: int, side: Side, to: str | None = None
 ) -> None:
-    """ICE and time-limited TURN credentials, only ever sent to an admitted party."""
+    """ICE and time-limited TURN credentials, only ever sent to an admitted party.
+
+    Reconnecting over and over buys no TURN quota: past the consult's hourly budget of
+    credentials the party gets STUN only."""
     config = clinic.config
     payload = ice_servers(
         stun_urls=config["STUN_URLS"],
@@ -101,6 +104,12 @@ def send_ice_servers(
         ttl=int(config["TURN_TTL_SECONDS"]),
         user_tag=f"c{consult_id}-{side}",
         now=time.time(),
+        transport_policy=config["ICE_TRANSPORT_POLICY"],
+        with_turn=spend_from_budget(
+            clinic.redis,
+            turn_budget_key(consult_id, "call"),
+            config["TURN_CREDENTIALS_PER_CONSULT_HOUR"],
+        ),
     )
     target = to or clinic.live.active_sid(consult_id, side) or room_of(consult_id, side)
     socketio.emit("ice_servers", payload, namespace=NAMESPACE, to=target)
