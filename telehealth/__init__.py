@@ -35,7 +35,9 @@ def create_app(config: Config | None = None, **overrides: Any) -> Flask:
 
     clinic = Clinic.from_config(app.config)
     app.extensions["clinic"] = clinic
-    from . import metrics
+    from . import metrics, web_sessions
+
+    web_sessions.init_app(app, clinic.redis_url)
 
     metrics.init_app(app)
     _init_extensions(app, clinic.redis_url)

@@ -18,7 +18,13 @@ def main() -> None:
         from gevent import monkey
 
         monkey.patch_all()
-    cli(prog_name="telehealth")
+    from .config import UnsafeSettings
+
+    try:
+        cli(prog_name="telehealth")
+    except UnsafeSettings as refusal:  # a setting to fix, not a bug: no traceback
+        click.echo(f"telehealth: {refusal}", err=True)
+        sys.exit(2)
 
 
 def _app(**overrides: Any) -> Any:
@@ -77,10 +83,12 @@ def create_user(email: str, name: str, role: str, provider_email: str | None) ->
 
     from .models import Provider, StaffRole
     from .staff.accounts import create_staff_user
+    from .staff.passwords import password_problem
 
     password = sys.stdin.readline().rstrip("\n")
-    if len(password) < 8:
-        raise click.ClickException("the password (from standard input) needs 8 characters or more")
+    problem = password_problem(password)
+    if problem:
+        raise click.ClickException(f"the password (from standard input): {problem}")
     app = _app()
     with _clinic(app).db.transaction() as session:
         provider = None

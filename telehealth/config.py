@@ -42,6 +42,28 @@ def dev_secret_key(instance_path: Path, name: str = "secret_key") -> str:
     return key_file.read_text().strip()
 
 
+PRODUCTION_SECRETS = ("SECRET_KEY", "MEDIA_SERVICE_TOKEN", "TURN_SECRET")
+MIN_SECRET_BYTES = 32
+GENERATE_HINT = "python3 -c 'import secrets; print(secrets.token_hex(32))'"
+# Words that mark a value copied from .env.example or a tutorial rather than generated.
+PLACEHOLDER_MARKS = ("change-me", "changeme", "example", "placeholder", "secret", "xxxx")
+
+
+class UnsafeSettings(RuntimeError):
+    """The settings would let an outsider in; the message names each setting to fix."""
+
+
+def secret_problem(name: str, value: str) -> str | None:
+    """Why `value` cannot guard production, in words naming the setting; None if it can."""
+    if not value:
+        return f"{name} is missing"
+    if any(mark in value.lower() for mark in PLACEHOLDER_MARKS) or len(set(value)) < 8:
+        return f"{name} is a placeholder; generate one with {GENERATE_HINT}"
+    if len(value.encode()) < MIN_SECRET_BYTES:
+        return f"{name} is shorter than {MIN_SECRET_BYTES} bytes"
+    return None
+
+
 class Config:
     """Settings read from the environment when the app is created."""
 
@@ -67,7 +89,12 @@ class Config:
         self.ALLOWED_ORIGINS = [
             o.strip() for o in os.environ.get("ALLOWED_ORIGINS", "").split(",") if o.strip()
         ]
+        # One budget per client address shared by every route that books, cancels or moves.
         self.BOOKING_RATE_LIMIT = os.environ.get("BOOKING_RATE_LIMIT", "10 per minute")
+        # Emails a patient address can be sent through those routes, whoever asks.
+        self.BOOKING_EMAIL_RATE_LIMIT = os.environ.get("BOOKING_EMAIL_RATE_LIMIT", "5 per hour")
+        # Upcoming consults one client address may hold at once.
+        self.BOOKING_MAX_FUTURE_PER_ADDRESS = _int("BOOKING_MAX_FUTURE_PER_ADDRESS", 3)
         self.JOIN_RATE_LIMIT = os.environ.get("JOIN_RATE_LIMIT", "10 per minute")
         self.LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "5 per minute")
         self.RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
@@ -78,7 +105,8 @@ class Config:
         self.SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", self.ENV == "production")
         self.SESSION_COOKIE_HTTPONLY = True
         self.SESSION_COOKIE_SAMESITE = "Lax"
-        self.PERMANENT_SESSION_LIFETIME = _int("STAFF_IDLE_MINUTES", 30) * 60
+        # A staff session ends after this long without a request (staff/auth.py).
+        self.STAFF_IDLE_SECONDS = _int("STAFF_IDLE_MINUTES", 30) * 60
         self.WTF_CSRF_TIME_LIMIT = None
         # The live consult's clock; tests shrink these to seconds.
         self.CALL_LENGTH_SECONDS = _float("CALL_LENGTH_SECONDS", 20 * 60)
@@ -111,6 +139,13 @@ class Config:
             dev_secret_key(self.INSTANCE_PATH, "media_token") if self.ENV != "production" else ""
         )
         self.PROXY_HOPS = _int("PROXY_HOPS", 0)
+        # Refused socket connects per client address and minute before every connect from
+        # it is refused unseen (no SQL); refusals are audited as one row per address and window.
+        self.CONNECT_REFUSALS_PER_MINUTE = _int("CONNECT_REFUSALS_PER_MINUTE", 20)
+        self.DENIED_AUDIT_WINDOW_SECONDS = _int("DENIED_AUDIT_WINDOW_SECONDS", 60)
+        self.MAX_DEVICES_PER_SIDE = _int("MAX_DEVICES_PER_SIDE", 3)
+        # Prometheus scrapes /metrics with this bearer token (without one: this machine only).
+        self.METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
         self.TESTING = False
         for key, value in overrides.items():
             setattr(self, key, value)
@@ -120,6 +155,21 @@ class Config:
         return {k: v for k, v in vars(self).items() if k.isupper()}
 
     def validate(self) -> None:
-        """Refuse to start with settings that would be unsafe in production."""
-        if not self.SECRET_KEY:
-            raise RuntimeError("SECRET_KEY must be set when TELEHEALTH_ENV=production")
+        """Refuse to start with settings that would be unsafe in production: a secret
+        anyone could know lets them forge an admin session or a TURN credential."""
+        if self.ENV != "production":
+            return
+        optional = ("METRICS_TOKEN",) if self.METRICS_TOKEN else ()
+        problems = [
+            problem
+            for name in PRODUCTION_SECRETS + optional
+            if (problem := secret_problem(name, str(getattr(self, name) or "")))
+        ]
+        if not self.PUBLIC_URL.startswith("https://"):
+            problems.append(
+                "PUBLIC_URL must be set to the clinic's https:// address (emailed links use it)"
+            )
+        if problems:
+            raise UnsafeSettings(
+                "refusing to start with TELEHEALTH_ENV=production: " + "; ".join(problems)
+            )

@@ -64,6 +64,7 @@ def seed_demo(session: Session) -> bool:
         email="admin@demo.clinic",
         name="Clinic Admin",
         password=DEMO_PASSWORD,
+        allow_weak=True,  # the published demo logins; seed-demo runs in demo mode only
         role=StaffRole.ADMIN,
     )
     admin.totp_secret = DEMO_ADMIN_TOTP_SECRET
@@ -72,6 +73,7 @@ def seed_demo(session: Session) -> bool:
         email="physio@demo.clinic",
         name=providers[0].name,
         password=DEMO_PASSWORD,
+        allow_weak=True,  # the published demo logins; seed-demo runs in demo mode only
         role=StaffRole.PHYSIOTHERAPIST,
         provider=providers[0],
     )
@@ -80,6 +82,7 @@ def seed_demo(session: Session) -> bool:
         email="marco@demo.clinic",
         name=providers[1].name,
         password=DEMO_PASSWORD,
+        allow_weak=True,  # the published demo logins; seed-demo runs in demo mode only
         role=StaffRole.PHYSIOTHERAPIST,
         provider=providers[1],
     )

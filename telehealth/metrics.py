@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import hmac
 from collections import Counter as Tally
 from collections.abc import Iterator
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app
+from flask import Blueprint, Flask, Response, current_app, request
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -70,10 +71,27 @@ def metrics_of(app: Flask | Any) -> ClinicMetrics:
     return app.extensions["metrics"]  # type: ignore[no-any-return]
 
 
+def scraper_is_allowed() -> bool:
+    """The scraper shows METRICS_TOKEN as a bearer token; without a token configured, only
+    this machine may read the metrics (production refuses to start without one)."""
+    token = str(current_app.config.get("METRICS_TOKEN") or "")
+    if not token:
+        return request.remote_addr in ("127.0.0.1", "::1")
+    given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    return hmac.compare_digest(given.encode(), token.encode())
+
+
 @bp.get("/metrics")
 @limiter.exempt
 def metrics() -> Response:
-    """Prometheus text format (nginx keeps this private in production)."""
+    """Prometheus text format, for the clinic's scraper only (nginx hides it as well)."""
+    if not scraper_is_allowed():
+        return Response(
+            "metrics need the scraper's token\n",
+            status=401,
+            mimetype="text/plain",
+            headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+        )
     body = generate_latest(metrics_of(current_app).registry)
     return Response(body, mimetype="text/plain; version=0.0.4")
 

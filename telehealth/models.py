@@ -198,6 +198,9 @@ class StaffUser(Base):
     provider_id: Mapped[int | None] = mapped_column(ForeignKey("providers.id"), nullable=True)
     totp_secret: Mapped[str | None] = mapped_column(String(64), nullable=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Set by an admin's reset: the person chooses a new one at their next login.
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
+    must_enrol_totp: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     provider: Mapped[Provider | None] = relationship()

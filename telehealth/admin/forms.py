@@ -7,6 +7,7 @@ from datetime import datetime, time
 from typing import Any
 
 from ..domain.availability import CLINIC_TZ
+from ..domain.text_rules import NOT_ALLOWED, is_clean_text
 from ..models import Profession
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -18,8 +19,14 @@ class FormErrors(Exception):
         self.fields = fields
 
 
+# Fields where a line break is part of the text (a bio has paragraphs).
+MULTILINE_FIELDS = frozenset({"bio"})
+
+
 def _text(form: Any, key: str, limit: int, required: bool = True) -> tuple[str, str | None]:
     value = str(form.get(key, "")).strip()
+    if not is_clean_text(value, key in MULTILINE_FIELDS):
+        return value, NOT_ALLOWED
     if required and not value:
         return value, "Required."
     if len(value) > limit:
@@ -50,6 +57,8 @@ def parse_provider(form: Any) -> dict[str, Any]:
     values["designations"] = [
         d.strip() for d in str(form.get("designations", "")).split(",") if d.strip()
     ][:10]
+    if not is_clean_text(str(form.get("designations", ""))):
+        errors["designations"] = NOT_ALLOWED
     values["active"] = form.get("active") == "yes"
     if errors:
         raise FormErrors(errors)
@@ -92,7 +101,9 @@ def parse_time_off(form: Any) -> tuple[datetime, datetime, str]:
         raise FormErrors({"starts": "Give a start and an end date and time."}) from error
     if ends <= starts:
         raise FormErrors({"ends": "The end must be after the start."})
-    note, _ = _text(form, "note", 200, False)
+    note, error = _text(form, "note", 200, False)
+    if error == NOT_ALLOWED:
+        raise FormErrors({"note": error})
     return starts, ends, note[:200]
 
 

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import csv
 import io
+import secrets
 from datetime import datetime, time, timedelta
 from typing import Any
 
 from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from .. import audit
 from ..clinic import current_clinic
 from ..domain.availability import CLINIC_TZ
+from ..domain.text_rules import unclean_fields
 from ..models import (
     COLLEGES,
     AuditEvent,
@@ -24,8 +26,9 @@ from ..models import (
     TimeOff,
     WeeklyHours,
 )
-from ..staff.accounts import create_staff_user
-from ..staff.auth import current_staff, role_required
+from ..staff.accounts import create_staff_user, hash_password
+from ..staff.auth import current_staff, revoke_sessions_of, role_required
+from ..staff.passwords import password_problem
 from .forms import (
     WEEKDAYS,
     FormErrors,
@@ -113,6 +116,9 @@ def save_provider(provider_id: int | None = None) -> Any:
         row = session.get(Provider, provider_id) if provider_id else Provider()
         if row is None:
             abort(404)
+        if _email_taken_by_another(session, values["email"], provider_id):
+            errors = {"email": "Another provider already uses this email address."}
+            return _provider_page(row if provider_id else None, errors, request.form, 422)
         for key, value in values.items():
             setattr(row, key, value)
         row.college = COLLEGES[values["profession"]]
@@ -122,6 +128,12 @@ def save_provider(provider_id: int | None = None) -> Any:
         audit.record(session, _actor(), "admin.provider_saved", provider_id=row.id)
         saved_id = row.id
     return redirect(url_for("admin.provider", provider_id=saved_id), code=303)
+
+
+def _email_taken_by_another(session: Any, email: str, provider_id: int | None) -> bool:
+    """Provider emails are unique; say so on the form instead of failing on the constraint."""
+    query = select(Provider.id).where(func.lower(Provider.email) == email)
+    return any(found != provider_id for found in session.scalars(query))
 
 
 @bp.post("/providers/<int:provider_id>/hours")
@@ -234,10 +246,12 @@ def add_staff() -> Any:
         errors["email"] = "Enter an email address."
     if not name:
         errors["name"] = "Enter a name."
-    if len(password) < 12:
-        errors["password"] = "Use at least 12 characters."  # noqa: S105 - a message
+    password_error = password_problem(password)
+    if password_error:
+        errors["password"] = password_error
     if role not in ("physiotherapist", "admin"):
         errors["role"] = "Choose a role."
+    errors.update(unclean_fields({"email": email, "name": name}))
     clinic = current_clinic()
     if not errors:
         with clinic.db.transaction() as session:
@@ -280,6 +294,42 @@ def set_staff_active(user_id: int) -> Any:
             "admin.staff_enabled" if active else "admin.staff_disabled",
             staff_id=user_id,
         )
+    if not active:
+        revoke_sessions_of(user_id)
+    return redirect(url_for("admin.staff"), code=303)
+
+
+@bp.post("/staff/<int:user_id>/reset-password")
+@role_required("admin")
+def reset_staff_password(user_id: int) -> Any:
+    """A forgotten password: a one-time password to pass on; the person must choose their
+    own at the next login, and every session they have now ends."""
+    temporary = secrets.token_urlsafe(12)
+    with current_clinic().db.transaction() as session:
+        user = session.get(StaffUser, user_id)
+        if user is None:
+            abort(404)
+        user.password_hash = hash_password(temporary)
+        user.must_change_password = True
+        name = user.name
+        audit.record(session, _actor(), "admin.staff_password_reset", staff_id=user_id)
+    revoke_sessions_of(user_id)
+    return render_template("admin/staff_reset.html", name=name, temporary=temporary)
+
+
+@bp.post("/staff/<int:user_id>/reset-totp")
+@role_required("admin")
+def reset_staff_totp(user_id: int) -> Any:
+    """A lost phone: the old second factor stops working and the person enrols a new one
+    at the next login; every session they have now ends."""
+    with current_clinic().db.transaction() as session:
+        user = session.get(StaffUser, user_id)
+        if user is None:
+            abort(404)
+        user.totp_secret = None
+        user.must_enrol_totp = True
+        audit.record(session, _actor(), "admin.staff_totp_reset", staff_id=user_id)
+    revoke_sessions_of(user_id)
     return redirect(url_for("admin.staff"), code=303)
 
 

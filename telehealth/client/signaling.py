@@ -109,6 +109,14 @@ async def staff_session_cookie(
     base_url: str, email: str, password: str, *, timeout: float = 10.0
 ) -> str:
     """Log in with `POST /api/v1/staff/session`; the `Cookie` header value for later requests."""
+    cookie, _ = await staff_login(base_url, email, password, timeout=timeout)
+    return cookie
+
+
+async def staff_login(
+    base_url: str, email: str, password: str, *, timeout: float = 10.0
+) -> tuple[str, str]:
+    """Log in; the `Cookie` header value and the CSRF token later POSTs send as X-CSRFToken."""
     url = f"{base_url.rstrip('/')}/api/v1/staff/session"
     async with (
         aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as http,
@@ -129,7 +137,7 @@ async def staff_session_cookie(
         cookies = "; ".join(f"{name}={morsel.value}" for name, morsel in response.cookies.items())
     if not cookies:
         raise LoginFailed("no_session", "the login answer set no session cookie")
-    return cookies
+    return cookies, str(body.get("csrf_token", "")) if isinstance(body, dict) else ""
 
 
 class ConsultSignaling:

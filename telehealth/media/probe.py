@@ -15,12 +15,13 @@ from typing import Any
 import aiohttp
 
 from ..client.peer import run_call
-from ..client.signaling import staff_session_cookie
+from ..client.signaling import staff_login
 
 
 async def _new_probe_consult(base_url: str, email: str, password: str) -> dict[str, Any]:
-    cookie = await staff_session_cookie(base_url, email, password)
-    async with aiohttp.ClientSession(headers={"Cookie": cookie}) as http:
+    cookie, csrf_token = await staff_login(base_url, email, password)
+    headers = {"Cookie": cookie, "X-CSRFToken": csrf_token}
+    async with aiohttp.ClientSession(headers=headers) as http:
         async with http.post(f"{base_url}/api/v1/staff/probe-consults", json={}) as response:
             body = await response.json()
             if response.status != 201:

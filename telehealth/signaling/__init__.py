@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask import Flask
 
+from .. import security
 from ..extensions import socketio
 from .queue import ClinicRedisManager
+from .transport import WebsocketOnly, cap_websocket_messages, refuse_malformed_packets
 
+# One Socket.IO message: an SDP offer with many candidates is ~10 KB.
 MAX_MESSAGE_BYTES = 64 * 1024
 
 
@@ -33,9 +38,16 @@ def init_app(app: Flask, redis_url: str) -> None:
         # (engine.io checks once per timeout): 5 + 2 × 4 = 13 s, inside the 15 s goal.
         ping_interval=5,
         ping_timeout=4,
-        logger=False,
-        engineio_logger=False,
+        # Loggers of our own: with `False`, each library adds a second handler of its own
+        # and every error is printed twice.
+        logger=_library_logger("socketio"),
+        engineio_logger=_library_logger("engineio"),
     )
+    cap_websocket_messages(socketio.server, MAX_MESSAGE_BYTES)
+    refuse_malformed_packets(socketio.server)
+    app.wsgi_app = WebsocketOnly(app.wsgi_app)  # type: ignore[method-assign]
+    # Outermost, around Engine.IO's middleware: every answer gets the security headers.
+    security.guard_every_request(app)
     from .consult_namespace import ConsultNamespace
     from .monitor import MonitorNamespace
 
@@ -52,11 +64,20 @@ def init_app(app: Flask, redis_url: str) -> None:
     socketio.on_namespace(MediaNamespace(app, broker))
 
 
+def _library_logger(name: str) -> logging.Logger:
+    """Socket.IO's and Engine.IO's messages, warnings and up, through the app's handlers."""
+    logger = logging.getLogger(f"{__name__}.{name}")
+    logger.setLevel(logging.WARNING)
+    return logger
+
+
 def cut_disabled_staff(app: Flask) -> int:
-    """Disconnect the live sockets of staff accounts that were disabled; returns how many."""
+    """Disconnect the live sockets of staff whose account was disabled or whose login
+    session ended (logout, password change, an admin's reset); returns how many."""
     from sqlalchemy import select
 
     from ..models import StaffUser
+    from ..web_sessions import live_session_ids, session_id_of_environ
 
     consult = app.extensions["consult_namespace"]
     monitor = app.extensions["monitor_namespace"]
@@ -68,15 +89,22 @@ def cut_disabled_staff(app: Flask) -> int:
     if not sockets:
         return 0
     ids = {staff_id for _, _, staff_id in sockets}
-    with app.extensions["clinic"].db.sessions() as session:
+    clinic = app.extensions["clinic"]
+    with clinic.db.sessions() as session:
         disabled = set(
             session.scalars(
                 select(StaffUser.id).where(StaffUser.id.in_(ids), StaffUser.active.is_(False))
             )
         )
+    cookie_name = app.config["SESSION_COOKIE_NAME"]
+    login_of = {
+        sid: session_id_of_environ(socketio.server.get_environ(sid, namespace) or {}, cookie_name)
+        for sid, namespace, _ in sockets
+    }
+    alive = live_session_ids(clinic.redis, [login for login in login_of.values() if login])
     cut = 0
     for sid, namespace, staff_id in sockets:
-        if staff_id in disabled:
+        if staff_id in disabled or login_of[sid] not in alive:
             socketio.server.disconnect(sid, namespace=namespace)
             cut += 1
     return cut

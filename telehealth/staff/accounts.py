@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from .. import audit
 from ..models import Provider, StaffRole, StaffUser
+from .passwords import password_problem
 
 _hasher = PasswordHasher()
 # Verifying against this keeps a login for an unknown email as slow as a real one.
@@ -36,10 +37,13 @@ def create_staff_user(
     role: StaffRole,
     provider: Provider | None = None,
     actor: str = "system",
+    allow_weak: bool = False,
 ) -> StaffUser:
-    """Add a staff login; its password is stored only as an argon2 hash."""
-    if len(password) < 4:
-        raise ValueError("password too short")
+    """Add a staff login; its password is stored only as an argon2 hash. The password rule
+    applies everywhere except the demo logins (`allow_weak`, demo mode only)."""
+    problem = None if allow_weak else password_problem(password)
+    if problem:
+        raise ValueError(problem)
     user = StaffUser(
         email=email.strip().lower(),
         name=name,

@@ -1,20 +1,27 @@
-"""Staff sessions with Flask-Login: who is logged in, and what their role lets them do."""
+"""Staff sessions with Flask-Login: who is logged in, and what their role lets them do.
+
+Sessions live on the server (telehealth/web_sessions.py); this module indexes each staff
+session under its person so that logout, a password change, a reset or disabling the
+account can delete them all.
+"""
 
 from __future__ import annotations
 
-import secrets
+import time
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar, cast
 
-from flask import Flask, abort, request, session
+from flask import Flask, abort, current_app, request, session
 from flask_login import UserMixin, current_user, login_user, logout_user
 
+from .. import web_sessions
 from ..clinic import current_clinic
 from ..extensions import login_manager
 from ..models import StaffUser
 
 F = TypeVar("F", bound=Callable[..., Any])
+LAST_SEEN_KEY = "staff_seen"
 
 
 class StaffSession(UserMixin):
@@ -40,22 +47,50 @@ def _load_user(user_id: str) -> StaffSession | None:
     """A disabled account stops working at its next request or socket event."""
     with current_clinic().db.sessions() as db_session:
         user = db_session.get(StaffUser, int(user_id))
-        if user is None or not user.active:
+        if user is None or not user.active or user.must_change_password:
             return None
         return StaffSession(user)
 
 
 def start_staff_session(user: StaffUser) -> None:
-    """Log in with a fresh session (the old one, and any id it carried, is dropped)."""
+    """Log in with a fresh session id (the old one, and anything it carried, is dropped)."""
+    web_sessions.renew_session_id()
     session.clear()
-    session.permanent = True  # the idle timeout is PERMANENT_SESSION_LIFETIME
-    session["staff_nonce"] = secrets.token_urlsafe(16)
+    session[LAST_SEEN_KEY] = time.time()
     login_user(StaffSession(user))
+    web_sessions.remember_staff_session(
+        current_clinic().redis, user.id, web_sessions.current_session_id()
+    )
 
 
 def end_staff_session() -> None:
+    """Log out: the session is deleted on the server, not just forgotten by this browser."""
+    staff = current_staff()
     logout_user()
     session.clear()
+    if staff is not None:
+        clinic = current_clinic()
+        clinic.redis.delete(web_sessions.session_key(web_sessions.current_session_id()))
+
+
+def revoke_sessions_of(user_id: int, keep_current: bool = False) -> int:
+    """End every session of this staff member (a password change keeps the one making it)."""
+    keep = web_sessions.current_session_id() if keep_current else ""
+    return web_sessions.revoke_staff_sessions(current_clinic().redis, user_id, keep)
+
+
+def _end_idle_staff_session() -> None:
+    """A staff session with no request for STAFF_IDLE_SECONDS is over."""
+    if "_user_id" not in session:
+        return
+    now = time.time()
+    seen = session.get(LAST_SEEN_KEY)
+    idle_limit = float(current_app.config["STAFF_IDLE_SECONDS"])
+    if not isinstance(seen, int | float) or now - seen > idle_limit:
+        logout_user()
+        session.clear()
+    elif now - seen > 30:  # refreshing it on every request would rewrite it needlessly
+        session[LAST_SEEN_KEY] = now
 
 
 def current_staff() -> StaffSession | None:
@@ -95,3 +130,4 @@ def init_app(app: Flask) -> None:
     login_manager.login_view = "staff.login"
     login_manager.login_message = "Please log in to continue."
     login_manager.session_protection = "basic"
+    app.before_request(_end_idle_staff_session)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -18,7 +17,9 @@ from flask import (
     session,
     url_for,
 )
+from flask_wtf.csrf import generate_csrf
 from sqlalchemy import select
+from werkzeug.exceptions import HTTPException
 
 from .. import audit
 from ..booking import notices
@@ -32,14 +33,17 @@ from ..models import RECOMMENDATION_LABELS, Consult, ConsultOutcome, ConsultStat
 from ..notify import messages
 from ..sessions import Side
 from . import two_factor
-from .accounts import password_matches, staff_by_email
+from .accounts import hash_password, password_matches, staff_by_email
 from .auth import (
     current_staff,
     end_staff_session,
     record_denied,
+    revoke_sessions_of,
     role_required,
     start_staff_session,
 )
+from .login_flow import ENROL, NEW_PASSWORD, PASSWORD, TOTP, PendingLogin, next_step
+from .passwords import password_problem
 
 bp = Blueprint("staff", __name__)
 
@@ -48,16 +52,16 @@ def _login_limit() -> str:
     return str(current_app.config["LOGIN_RATE_LIMIT"])
 
 
+def _refused(response: Any) -> bool:
+    """Only refusals count against the login budget: a busy clinic logging in is not a
+    guessing attack."""
+    return bool(response.status_code in (401, 422))
+
+
 LOGIN_PENDING_KEY = "login_pending"
-PENDING_SECONDS = 300
-
-
-@dataclass(frozen=True)
-class LoginStep:
-    """The outcome of checking a password: in, a second factor needed, or refused."""
-
-    user: StaffUser | None
-    needs: str | None = None  # "totp" or "enrol"
+ENROLMENT_KEY = "totp_enrolment"
+NEXT_KEY = "login_next"
+BAD_CODE = "That code is not right. Check the time on your phone and try the newest code."
 
 
 def _audit_login(user: StaffUser | None, action: str, **detail: Any) -> None:
@@ -65,43 +69,73 @@ def _audit_login(user: StaffUser | None, action: str, **detail: Any) -> None:
         audit.record(db_session, f"staff:{user.id}" if user else "anonymous", action, **detail)
 
 
-def _check_password(email: str, password: str, totp_code: str = "") -> LoginStep:
-    """Password, then TOTP where the account has it (admins must); every attempt is audited."""
-    clinic = current_clinic()
-    with clinic.db.sessions() as db_session:
+def _check_password(email: str, password: str) -> StaffUser | None:
+    """The active account this email and password open, or None (audited either way)."""
+    with current_clinic().db.sessions() as db_session:
         user = staff_by_email(db_session, email)
     ok = password_matches(user.password_hash if user else None, password)
     if user is None or not ok or not user.active:
         reason = "disabled" if user and ok else "bad_credentials"
         _audit_login(user, "staff.login_failed", reason=reason)
-        return LoginStep(None)
-    if user.totp_secret:
-        if not totp_code:
-            return LoginStep(user, "totp")
-        if not two_factor.code_is_valid(user.totp_secret, totp_code, user.id, clinic.redis):
-            _audit_login(user, "staff.login_failed", reason="bad_totp")
-            return LoginStep(None)
-    elif user.role == "admin":
-        return LoginStep(user, "enrol")
-    _audit_login(user, "staff.login")
-    return LoginStep(user)
-
-
-def _pending_user() -> StaffUser | None:
-    """The user who passed the password step in the last five minutes, if any."""
-    pending = session.get(LOGIN_PENDING_KEY)
-    if not isinstance(pending, dict) or time.time() - pending.get("at", 0) > PENDING_SECONDS:
         return None
+    return user
+
+
+def _code_is_valid(secret: str, code: str, user_id: int) -> bool:
+    return two_factor.code_is_valid(secret, code, user_id, current_clinic().redis)
+
+
+def _load_staff_user(user_id: int) -> StaffUser | None:
     with current_clinic().db.sessions() as db_session:
-        user = db_session.get(StaffUser, pending.get("user_id"))
-    return user if user is not None and user.active else None
+        return db_session.get(StaffUser, user_id)
+
+
+def _pending_login(step: str) -> tuple[StaffUser, PendingLogin] | None:
+    """The half-done login whose due step is `step`: same person, password minutes ago."""
+    pending = PendingLogin.from_session(session.get(LOGIN_PENDING_KEY))
+    if pending is None or not pending.is_fresh(time.time()):
+        return None
+    user = _load_staff_user(pending.user_id)
+    if user is None or not user.active or next_step(user, pending.done) != step:
+        return None
+    return user, pending
+
+
+def _safe_next(target: str) -> str:
+    """Only a path of one of our own staff or admin pages; anything else goes to the
+    dashboard (a tab, newline or backslash is how `/\\t/evil` becomes `//evil`)."""
+    if not target.startswith("/") or any(ch in target for ch in "\\\t\r\n") or "//" in target:
+        return ""
+    path = target.split("?", 1)[0]
+    try:
+        endpoint, _ = current_app.url_map.bind("localhost").match(path, method="GET")
+    except HTTPException:
+        return ""
+    return target if str(endpoint).startswith(("staff.", "admin.")) else ""
+
+
+def _continue_login(user: StaffUser, pending: PendingLogin) -> Any:
+    """Send the person to the step due now, or in when none is left."""
+    step = next_step(user, pending.done)
+    session[LOGIN_PENDING_KEY] = pending.to_session()
+    if step == TOTP:
+        return render_template("staff/login_totp.html", error=None)
+    if step == ENROL:
+        session[ENROLMENT_KEY] = {"user_id": user.id, "secret": two_factor.new_secret()}
+        return redirect(url_for("staff.totp_setup"), code=303)
+    if step == NEW_PASSWORD:
+        return redirect(url_for("staff.password_new"), code=303)
+    if step == PASSWORD:
+        session.pop(LOGIN_PENDING_KEY, None)
+        return redirect(url_for("staff.login"), code=303)
+    return _finish_login(user)
 
 
 def _finish_login(user: StaffUser) -> Any:
-    target = session.pop("login_next", "") or ""
+    target = _safe_next(str(session.get(NEXT_KEY) or ""))
+    _audit_login(user, "staff.login")
     start_staff_session(user)
-    safe = target.startswith("/") and not target.startswith("//")
-    return redirect(target if safe else url_for("staff.dashboard"), code=303)
+    return redirect(target or url_for("staff.dashboard"), code=303)
 
 
 @bp.route("/staff/login", methods=["GET"])
@@ -111,111 +145,196 @@ def login() -> Any:
 
 
 @bp.route("/staff/login", methods=["POST"])
-@limiter.limit(_login_limit, methods=["POST"])
+@limiter.limit(_login_limit, methods=["POST"], deduct_when=_refused)
 def login_submit() -> Any:
-    """Check the password; then the second factor, or a new session."""
+    """Check the password; then whatever step this person owes next."""
     email = request.form.get("email", "").strip()
-    step = _check_password(email, request.form.get("password", ""))
-    if step.user is None:
+    user = _check_password(email, request.form.get("password", ""))
+    if user is None:
         message = "That email and password do not match an active staff account."
         return render_template("staff/login.html", error=message, email=email), 401
-    if step.needs:
-        session[LOGIN_PENDING_KEY] = {"user_id": step.user.id, "at": time.time()}
-        session["login_next"] = request.args.get("next", "")
-        if step.needs == "enrol":
-            session["totp_enrolment"] = two_factor.new_secret()
-            return redirect(url_for("staff.totp_setup"), code=303)
-        return render_template("staff/login_totp.html", error=None)
-    session["login_next"] = request.args.get("next", "")
-    return _finish_login(step.user)
+    for key in (LOGIN_PENDING_KEY, ENROLMENT_KEY):  # a new login starts from nothing
+        session.pop(key, None)
+    session[NEXT_KEY] = _safe_next(request.args.get("next", ""))
+    return _continue_login(user, PendingLogin(user.id, time.time()))
 
 
 @bp.route("/staff/login/totp", methods=["POST"])
-@limiter.limit(_login_limit, methods=["POST"])
+@limiter.limit(_login_limit, methods=["POST"], deduct_when=_refused)
 def login_totp() -> Any:
     """The second step: the six-digit code from the authenticator app."""
-    user = _pending_user()
-    if user is None or not user.totp_secret:
+    found = _pending_login(TOTP)
+    if found is None:
         return redirect(url_for("staff.login"), code=303)
-    clinic = current_clinic()
-    if not two_factor.code_is_valid(
-        user.totp_secret, request.form.get("code", ""), user.id, clinic.redis
-    ):
+    user, pending = found
+    assert user.totp_secret is not None
+    if not _code_is_valid(user.totp_secret, request.form.get("code", ""), user.id):
         _audit_login(user, "staff.login_failed", reason="bad_totp")
         return render_template(
             "staff/login_totp.html", error="That code is not right. Try the newest one."
         ), 401
-    _audit_login(user, "staff.login")
-    return _finish_login(user)
+    return _continue_login(user, pending.with_done(TOTP))
 
 
-def _enrolling_user() -> StaffUser | None:
-    staff = current_staff()
-    if staff is not None:
-        with current_clinic().db.sessions() as db_session:
-            return db_session.get(StaffUser, staff.id)
-    return _pending_user()
+def _enrolment_secret(user_id: int) -> str:
+    """The secret shown for this person's enrolment, kept until it is confirmed."""
+    held = session.get(ENROLMENT_KEY)
+    if isinstance(held, dict) and held.get("user_id") == user_id and held.get("secret"):
+        return str(held["secret"])
+    secret = two_factor.new_secret()
+    session[ENROLMENT_KEY] = {"user_id": user_id, "secret": secret}
+    return secret
+
+
+def _save_totp_secret(user_id: int, secret: str, action: str) -> None:
+    with current_clinic().db.transaction() as db_session:
+        row = db_session.get(StaffUser, user_id)
+        assert row is not None
+        row.totp_secret = secret
+        row.must_enrol_totp = False
+        audit.record(db_session, f"staff:{user_id}", action)
 
 
 @bp.route("/staff/totp/setup", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"])
+@limiter.limit(_login_limit, methods=["POST"], deduct_when=_refused)
 def totp_setup() -> Any:
-    """Turn on two-step login: scan the QR code, then confirm with a code."""
-    user = _enrolling_user()
-    if user is None:
-        return redirect(url_for("staff.login"), code=303)
-    secret = session.get("totp_enrolment") or two_factor.new_secret()
-    session["totp_enrolment"] = secret
+    """Turn on two-step login: scan the QR code, then confirm with a code. During a login
+    only for someone who has no second factor (or whose admin reset it); a logged-in person
+    replacing theirs must also give a current code from the old one."""
+    staff = current_staff()
+    pending: PendingLogin | None = None
+    if staff is not None:
+        user = _load_staff_user(staff.id)
+    else:
+        found = _pending_login(ENROL)
+        if found is None:
+            return redirect(url_for("staff.login"), code=303)
+        user, pending = found
+    assert user is not None
+    replacing = pending is None and bool(user.totp_secret)
+    secret = _enrolment_secret(user.id)
     error = None
     if request.method == "POST":
-        clinic = current_clinic()
-        if two_factor.code_is_valid(secret, request.form.get("code", ""), user.id, clinic.redis):
-            with clinic.db.transaction() as db_session:
-                row = db_session.get(StaffUser, user.id)
-                assert row is not None
-                row.totp_secret = secret
-                audit.record(db_session, f"staff:{user.id}", "staff.totp_enrolled")
-            session.pop("totp_enrolment", None)
-            if current_staff() is None:
-                _audit_login(user, "staff.login")
-            return _finish_login(user)
-        error = "That code is not right. Check the time on your phone and try the newest code."
+        old_ok = not replacing or _code_is_valid(
+            str(user.totp_secret), request.form.get("current_code", ""), user.id
+        )
+        if old_ok and _code_is_valid(secret, request.form.get("code", ""), user.id):
+            action = "staff.totp_replaced" if replacing else "staff.totp_enrolled"
+            _save_totp_secret(user.id, secret, action)
+            session.pop(ENROLMENT_KEY, None)
+            if pending is not None:
+                return _continue_login(user, pending.with_done(ENROL))
+            return redirect(url_for("staff.dashboard"), code=303)
+        _audit_login(user, "staff.totp_enrolment_failed")
+        error = BAD_CODE
     uri = two_factor.provisioning_uri(secret, user.email, current_app.config["CLINIC_NAME"])
     return render_template(
-        "staff/totp_setup.html", qr=two_factor.qr_data_uri(uri), secret=secret, error=error
+        "staff/totp_setup.html",
+        qr=two_factor.qr_data_uri(uri),
+        secret=secret,
+        error=error,
+        replacing=replacing,
     ), 401 if error else 200
+
+
+def _set_password(user_id: int, password: str, actor: str) -> None:
+    with current_clinic().db.transaction() as db_session:
+        row = db_session.get(StaffUser, user_id)
+        assert row is not None
+        row.password_hash = hash_password(password)
+        row.must_change_password = False
+        audit.record(db_session, actor, "staff.password_changed", staff_id=user_id)
+
+
+@bp.route("/staff/password/new", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"], deduct_when=_refused)
+def password_new() -> Any:
+    """After an admin's reset: the person chooses their own password before getting in."""
+    found = _pending_login(NEW_PASSWORD)
+    if found is None:
+        return redirect(url_for("staff.login"), code=303)
+    user, pending = found
+    error = None
+    if request.method == "POST":
+        new = request.form.get("new_password", "")
+        error = password_problem(new)
+        if error is None:
+            _set_password(user.id, new, f"staff:{user.id}")
+            revoke_sessions_of(user.id)
+            refreshed = _load_staff_user(user.id)
+            assert refreshed is not None
+            return _continue_login(refreshed, pending)
+    return render_template("staff/password.html", error=error, needs_current=False), (
+        422 if error else 200
+    )
+
+
+@bp.route("/staff/password", methods=["GET", "POST"])
+@role_required("physiotherapist", "admin")
+@limiter.limit(_login_limit, methods=["POST"], deduct_when=_refused)
+def password_change() -> Any:
+    """Change one's own password; every other session of this person ends."""
+    staff = current_staff()
+    assert staff is not None
+    error = None
+    if request.method == "POST":
+        user = _load_staff_user(staff.id)
+        assert user is not None
+        new = request.form.get("new_password", "")
+        if not password_matches(user.password_hash, request.form.get("current_password", "")):
+            error = "Your current password is not right."
+            _audit_login(user, "staff.password_change_failed")
+        else:
+            error = password_problem(new)
+        if error is None:
+            _set_password(user.id, new, f"staff:{user.id}")
+            revoke_sessions_of(user.id, keep_current=True)
+            return redirect(url_for("staff.dashboard"), code=303)
+    return render_template("staff/password.html", error=error, needs_current=True), (
+        422 if error else 200
+    )
 
 
 @bp.post("/api/v1/staff/session")
 @csrf.exempt
-@limiter.limit(_login_limit)
+@limiter.limit(_login_limit, deduct_when=_refused)
 def api_login() -> Any:
-    """Log in from a program (the probe): JSON email, password (and totp), cookie back."""
+    """Log in from a program (the probe): JSON email, password (and totp), cookie back,
+    with the CSRF token its later POSTs must carry."""
     payload = request.get_json(silent=True) if request.is_json else None
     if not isinstance(payload, dict):
         raise ApiError(415, "unsupported_media_type", "Send JSON with email and password.")
-    step = _check_password(
-        str(payload.get("email", "")),
-        str(payload.get("password", "")),
-        str(payload.get("totp", "")),
-    )
-    if step.user is None:
+    user = _check_password(str(payload.get("email", "")), str(payload.get("password", "")))
+    if user is None:
         raise ApiError(401, "unauthorized", "Wrong email, password or code.")
-    if step.needs == "totp":
-        raise ApiError(401, "totp_required", "Send the six-digit code as 'totp'.")
-    if step.needs == "enrol":
+    done: tuple[str, ...] = (PASSWORD,)
+    if next_step(user, done) == TOTP:
+        code = str(payload.get("totp", ""))
+        if not code:
+            raise ApiError(401, "totp_required", "Send the six-digit code as 'totp'.")
+        if not _code_is_valid(str(user.totp_secret), code, user.id):
+            _audit_login(user, "staff.login_failed", reason="bad_totp")
+            raise ApiError(401, "unauthorized", "Wrong email, password or code.")
+        done = (*done, TOTP)
+    step = next_step(user, done)
+    if step == ENROL:
         raise ApiError(
             403, "totp_enrolment_required", "Turn on two-step login in the browser first."
         )
-    start_staff_session(step.user)
-    return jsonify({"id": step.user.id, "name": step.user.name, "role": step.user.role})
+    if step == NEW_PASSWORD:
+        raise ApiError(403, "password_change_required", "Choose a new password in the browser.")
+    _audit_login(user, "staff.login")
+    start_staff_session(user)
+    return jsonify(
+        {"id": user.id, "name": user.name, "role": user.role, "csrf_token": generate_csrf()}
+    )
 
 
 @bp.post("/api/v1/staff/probe-consults")
-@csrf.exempt
 @role_required("physiotherapist")
 def create_probe() -> Any:
-    """An instant probe consult with the caller's own provider (for `telehealth probe`)."""
+    """An instant probe consult with the caller's own provider (for `telehealth probe`).
+    Cookie-authenticated, so it needs the CSRF token (`X-CSRFToken`) like any form."""
     from ..consult.probes import create_probe_consult, probe_links
 
     staff = current_staff()
@@ -227,7 +346,7 @@ def create_probe() -> Any:
 
 @bp.post("/staff/logout")
 def logout() -> Any:
-    """End the staff session."""
+    """End the staff session, on the server."""
     end_staff_session()
     return redirect(url_for("staff.login"), code=303)
 

@@ -34,6 +34,6 @@ def test_create_user_refuses_a_short_password(app, monkeypatch):
     result = CliRunner().invoke(
         cli,
         ["create-user", "--email", "x@clinic.ca", "--name", "X", "--role", "physiotherapist"],
-        input="short\n",
+        input="abcd1234\n",
     )
-    assert result.exit_code != 0 and "8 characters" in result.output
+    assert result.exit_code != 0 and "12 characters" in result.output

@@ -42,6 +42,7 @@ APP_VARIABLES = {
     "HOST",
     "STUN_URLS",
     "TURN_TTL_SECONDS",
+    "METRICS_TOKEN",
 }
 # Read by docker-compose.yml for ${...} substitution: the test's environment must not
 # override what .env.example says.
