@@ -46,7 +46,7 @@ from .rooms import (
     send_ice_servers,
     send_state,
 )
-from .throttle import TokenBucket, connect_gate
+from .throttle import TokenBucket
 
 log = logging.getLogger(__name__)
 FLOOD_COOL_OFF_SECONDS = 10
@@ -97,8 +97,6 @@ class ConsultNamespace(Namespace):
         self.cooling_off: dict[tuple[int, Side], float] = {}
         self.metrics = metrics_of(app)
         self._counters: dict[str, Any] = {}
-        self.gate = connect_gate(app)
-        self.max_devices = int(app.config["MAX_DEVICES_PER_SIDE"])
 
     def counted(self, event: str) -> Any:
         """The per-event counter; unknown event names share one label (bounded cardinality)."""
@@ -155,14 +153,12 @@ class ConsultNamespace(Namespace):
     # -- connect and disconnect ------------------------------------------------------
 
     def on_connect(self, auth: Any) -> None:
-        # An address refused too often is turned away before any SQL lookup or audit write.
-        self.gate.let_in_or_refuse(TARGET)
         auth = auth if isinstance(auth, dict) else {}
         consult, side, actor, staff_id = self._identify(auth)
         if self.cooling_off.get((consult.id, side), 0.0) > time.monotonic():
             # A side cut off for flooding may not buy a fresh burst by reconnecting at once.
-            raise self.gate.refuse(
-                actor, TARGET, "rate_limited", "Too many messages; try again in a moment."
+            raise refused_connection(
+                {"code": "rate_limited", "message": "Too many messages; try again in a moment."}
             )
         now = utcnow()
         live = self.clinic.live.ensure(consult.id, consult.starts_at, consult.ends_at)
@@ -179,7 +175,6 @@ class ConsultNamespace(Namespace):
         )
         sid = current_sid()
         device = _device_label(auth.get("device"))
-        devices = self._join_device(consult.id, side, sid, device, actor, now)
         self.members[sid] = Member(
             consult.id,
             side,
@@ -191,6 +186,7 @@ class ConsultNamespace(Namespace):
         )
         join_room(room_of(consult.id))
         join_room(room_of(consult.id, side))
+        devices = self.clinic.live.join(consult.id, side, sid, device, now, self.process_id)
         if devices == 1:
             self.emit(
                 "peer_back",
@@ -200,20 +196,6 @@ class ConsultNamespace(Namespace):
         send_state(self.socketio, self.clinic, consult.id)
         if live.phase == Phase.IN_CALL:
             send_ice_servers(self.socketio, self.clinic, consult.id, side, to=sid)
-
-    def _join_device(
-        self, consult_id: int, side: Side, sid: str, device: str, actor: str, now: Any
-    ) -> int:
-        """Count the device in the shared presence; one link opens at most MAX_DEVICES_PER_SIDE
-        sockets per side, across every web process."""
-        try:
-            return self.clinic.live.join(
-                consult_id, side, sid, device, now, self.process_id, self.max_devices
-            )
-        except TransitionError as error:
-            if error.code == "too_many_devices":
-                raise self.gate.refuse(actor, TARGET, error.code, error.message) from error
-            raise refused_connection({"code": "ended", "message": "This consult has ended."})
 
     def _identify(self, auth: dict[str, Any]) -> tuple[Consult, Side, str, int | None]:
         if "service_token" in auth:
@@ -238,8 +220,9 @@ class ConsultNamespace(Namespace):
             if consult is not None:
                 _ = consult.provider.name, consult.patient.name
         if consult is None:
-            raise self.gate.refuse(
-                "anonymous", TARGET, "unauthorized", "This consult link is not active."
+            record_denied(self.clinic.db, "anonymous", "socket:/consult", None)
+            raise refused_connection(
+                {"code": "unauthorized", "message": "This consult link is not active."}
             )
         return consult, Side.PATIENT, f"patient:{consult.id}", None
 
