@@ -77,3 +77,20 @@ def test_serve_with_the_env_example_values_exits_naming_each_setting(tmp_path):
     for name in ("SECRET_KEY", "MEDIA_SERVICE_TOKEN", "TURN_SECRET"):
         assert f"{name} is a placeholder" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_sqlite_database_is_readable_by_its_owner_only(app, clinic):
+    """Another account on the same server must not read patients' names off the disk."""
+    from sqlalchemy import make_url
+
+    clinic.db.engine.dispose()
+    with clinic.db.sessions() as session:  # a write, so the -wal file exists too
+        from telehealth.demo import seed_demo
+
+        seed_demo(session)
+        session.commit()
+    database = Path(make_url(app.config["DATABASE_URL"]).database or "")
+    if app.config["DATABASE_URL"].startswith("postgresql"):
+        return  # PostgreSQL's files belong to its own server account
+    for file in (database, database.with_name(database.name + "-wal")):
+        assert file.stat().st_mode & 0o077 == 0, f"{file.name} is {oct(file.stat().st_mode)}"
