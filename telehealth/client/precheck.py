@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from typing import Any
 
 import socketio
@@ -28,7 +29,8 @@ class PrecheckBrowser:
         self.error: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self.readers: list[asyncio.Task[None]] = []
 
-    async def start(self) -> dict[str, Any]:
+    async def start(self, rewrite_offer: Callable[[str], str] | None = None) -> dict[str, Any]:
+        """Connect, send the offer (rewritten first, as a hostile client would) and ack."""
         self.sio.on("precheck_answer", self._answered, namespace="/consult")
         self.sio.on("precheck_error", self._failed, namespace="/consult")
         await self.sio.connect(
@@ -47,7 +49,8 @@ class PrecheckBrowser:
         self.pc.addTrack(VideoStreamTrack())
         self.pc.addTrack(AudioStreamTrack())
         await self.pc.setLocalDescription(await self.pc.createOffer())
-        offer = {"type": "offer", "sdp": self.pc.localDescription.sdp}
+        sdp = self.pc.localDescription.sdp
+        offer = {"type": "offer", "sdp": rewrite_offer(sdp) if rewrite_offer else sdp}
         return dict(
             await self.sio.call(
                 "precheck_offer", {"description": offer}, namespace="/consult", timeout=10

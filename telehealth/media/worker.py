@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,10 +20,45 @@ import socketio
 from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
 from aiortc.contrib.media import MediaRelay
 
+from .candidates import CandidatePolicy, filter_sdp
+
 log = logging.getLogger(__name__)
 
 NAMESPACE = "/media"
 HEARTBEAT_SECONDS = 10.0
+
+
+# IPv4, and IPv6 with at least three colons or a "::" (so clock times stay readable).
+_ADDRESS = re.compile(
+    r"(?<![\d.])\d{1,3}(?:\.\d{1,3}){3}(?![\d.])"
+    r"|(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){3,7}[0-9A-Fa-f]{0,4}(?![\w:])"
+    r"|(?<![\w:])[0-9A-Fa-f]{0,4}::[0-9A-Fa-f:]*(?![\w:])"
+)
+
+
+def without_addresses(text: str) -> str:
+    """`text` with every IP address replaced: a patient's address is personal data."""
+    return _ADDRESS.sub("[address]", text)
+
+
+class NoAddressesInLogs(logging.Filter):
+    """Rewrites each record's message and traceback without IP addresses."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = without_addresses(record.getMessage()), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = without_addresses(record.exc_text)
+        return True
+
+
+def keep_addresses_out_of_logs() -> None:
+    """In the worker process: aioice and aiortc narrate every candidate pair at INFO."""
+    for name in ("aioice", "aiortc"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(NoAddressesInLogs())
 
 
 def ice_configuration(payload: Any) -> RTCConfiguration:
@@ -50,9 +86,15 @@ class MediaWorker:
     """Serves up to `capacity` pre-call checks at once, each for at most `check_seconds`."""
 
     def __init__(
-        self, server_url: str, token: str, capacity: int = 8, check_seconds: float = 60.0
+        self,
+        server_url: str,
+        token: str,
+        capacity: int = 8,
+        check_seconds: float = 60.0,
+        candidates: CandidatePolicy | None = None,
     ) -> None:
         self.server_url = server_url
+        self.candidates = candidates or CandidatePolicy()
         self.token = token
         self.capacity = capacity
         self.check_seconds = check_seconds
@@ -156,7 +198,13 @@ class MediaWorker:
                 check.done.set()
 
         try:
-            await pc.setRemoteDescription(RTCSessionDescription(**description))
+            # Before aiortc sees the offer: only allowed addresses get connectivity checks.
+            sdp, dropped = filter_sdp(str(description.get("sdp", "")), self.candidates)
+            if dropped:
+                log.info(
+                    "pre-call check %s: %d candidates outside allowed networks", check_id, dropped
+                )
+            await pc.setRemoteDescription(RTCSessionDescription(sdp, str(description.get("type"))))
             await pc.setLocalDescription(await pc.createAnswer())
             await self.sio.emit(
                 "precheck_answer",
@@ -194,10 +242,14 @@ def run_worker(server_url: str) -> None:
     from ..config import Config
 
     config = Config()
+    keep_addresses_out_of_logs()
     worker = MediaWorker(
         server_url,
         config.MEDIA_SERVICE_TOKEN,
         capacity=int(os.environ.get("MEDIA_CAPACITY", "8")),
         check_seconds=float(os.environ.get("MEDIA_CHECK_SECONDS", "60")),
+        candidates=CandidatePolicy.from_settings(
+            config.MEDIA_ALLOWED_CANDIDATE_NETWORKS, config.MEDIA_DENIED_CANDIDATE_NETWORKS
+        ),
     )
     asyncio.run(worker.run_forever())
