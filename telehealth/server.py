@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import socket
@@ -30,6 +31,21 @@ def reminder_loop(app: Flask, root_url: str) -> None:
         time.sleep(interval)
 
 
+def retention_loop(app: Flask, interval: float = 3600.0) -> None:
+    """Once a day (whichever process claims the day), remove data past its retention."""
+    from .booking.retention import purge_if_due
+
+    clinic = app.extensions["clinic"]
+    while True:
+        try:
+            purged = purge_if_due(clinic, datetime.now(UTC))
+            if purged:
+                log.info("retention purge removed %d consult(s), %d patient(s)", *purged)
+        except Exception:  # noqa: BLE001 - keep the loop alive through outages
+            log.exception("retention purge failed")
+        time.sleep(interval)
+
+
 def _in_app_context(app: Flask, duty: Any) -> None:
     with app.app_context():
         duty()
@@ -40,15 +56,18 @@ def start_background_duties(app: Flask, root_url: str) -> Any:
     from .extensions import socketio
     from .signaling import cut_disabled_staff, drop_local_sockets
     from .signaling.clock import ConsultClock
+    from .signaling.throttle import connect_gate
 
     clock = ConsultClock(socketio, app.extensions["clinic"], app.config["CLOCK_TICK_SECONDS"])
     clock.sweeps.append(lambda: cut_disabled_staff(app))
     consult_namespace = app.extensions["consult_namespace"]
     clock.sweeps.append(consult_namespace.say_alive)
     clock.sweeps.append(consult_namespace.forget_dead_devices)
+    clock.sweeps.append(connect_gate(app).denied.write_due)  # refused access, one row a window
     clock.outage_handlers.append(lambda: drop_local_sockets(app))
     socketio.start_background_task(_in_app_context, app, clock.run)
     socketio.start_background_task(reminder_loop, app, root_url)
+    socketio.start_background_task(retention_loop, app)
     app.extensions["consult_clock"] = clock
     return clock
 
@@ -78,8 +97,44 @@ def listening_socket(host: str, port: int) -> socket.socket:
     return listener
 
 
+# What a request's head may hold, as nginx's default `large_client_header_buffers 4 8k`
+# allows in front of gunicorn: Python's own parser would take 100 lines of 64 KiB each
+# (a 5 MiB upgrade request grew the server by 41 MB).
+MAX_HEADER_LINE_BYTES = 8 * 1024
+MAX_HEADER_BYTES = 32 * 1024
+MAX_HEADER_LINES = 64
+
+
+def read_request_head(rfile: Any) -> bytes | None:
+    """The raw header lines of one request up to the blank line, or None when they pass
+    the limits above (the rest is left unread: the connection is dropped)."""
+    lines: list[bytes] = []
+    total = 0
+    while len(lines) <= MAX_HEADER_LINES:
+        line = rfile.readline(MAX_HEADER_LINE_BYTES + 1)
+        total += len(line)
+        if len(line) > MAX_HEADER_LINE_BYTES or total > MAX_HEADER_BYTES:
+            return None
+        lines.append(line)
+        if line in (b"\r\n", b"\n", b""):
+            return b"".join(lines)
+    return None
+
+
 def serve_forever(app: Flask, listener: socket.socket) -> None:
     """gevent's WSGI server, as Flask-SocketIO runs it, on our own listening socket."""
     from gevent import pywsgi
 
-    pywsgi.WSGIServer(listener, app, log=None).serve_forever()
+    class BoundedHeadHandler(pywsgi.WSGIHandler):  # type: ignore[misc]
+        """gevent's handler with the header limits above; through `MessageClass`, which
+        gevent's handler lets subclasses replace, and its `status` that marks a bad head
+        (the request is answered 400 and the connection closed)."""
+
+        def MessageClass(self, rfile: Any, *args: Any) -> Any:  # noqa: N802 - gevent's name
+            head = read_request_head(rfile)
+            message = pywsgi.headers_factory(io.BytesIO(head or b"\r\n"))
+            if head is None:
+                message.status = "Request header fields too large"
+            return message
+
+    pywsgi.WSGIServer(listener, app, log=None, handler_class=BoundedHeadHandler).serve_forever()

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, exists, select
 from sqlalchemy.orm import Session
@@ -25,3 +26,14 @@ def purge_expired(session: Session, cutoff: datetime) -> tuple[int, int]:
         cutoff=cutoff.isoformat(),
     )
     return consults, patients
+
+
+def purge_if_due(clinic: Any, now: datetime) -> tuple[int, int] | None:
+    """The daily purge, run by whichever web process claims today first (None otherwise):
+    personal data must not outlive the retention period because nobody ran a command."""
+    day = now.astimezone(UTC).date().isoformat()
+    if not clinic.redis.set(f"th:retention-purge:{day}", "1", nx=True, ex=2 * 24 * 3600):
+        return None
+    keep = timedelta(days=int(clinic.config["RETENTION_DAYS"]))
+    with clinic.db.transaction() as session:
+        return purge_expired(session, now - keep)

@@ -94,3 +94,28 @@ def test_the_sqlite_database_is_readable_by_its_owner_only(app, clinic):
         return  # PostgreSQL's files belong to its own server account
     for file in (database, database.with_name(database.name + "-wal")):
         assert file.stat().st_mode & 0o077 == 0, f"{file.name} is {oct(file.stat().st_mode)}"
+
+
+def test_the_daily_purge_runs_once_a_day_whoever_asks(app, clinic):
+    """Patient data past retention goes without anyone remembering to run a command."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import func, select
+
+    from telehealth.booking.retention import purge_if_due
+    from telehealth.demo import seed_demo
+    from telehealth.models import AuditEvent, Consult
+    from tests.consults import instant_consult
+
+    with clinic.db.transaction() as session:
+        seed_demo(session)
+    old = instant_consult(clinic)
+    now = datetime.now(UTC) + timedelta(days=int(app.config["RETENTION_DAYS"]) + 1)
+    assert purge_if_due(clinic, now) == (1, 1)
+    assert purge_if_due(clinic, now) is None  # a second web process the same day
+    with clinic.db.sessions() as session:
+        assert session.get(Consult, old.id) is None
+        purges = session.scalar(
+            select(func.count()).where(AuditEvent.action == "retention.purged")
+        )
+    assert purges == 1
