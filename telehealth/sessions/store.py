@@ -342,6 +342,9 @@ class LiveConsultStore:
             pipe.zrem(self._ending_key, member)
             for each in self._keys_of(c.consult_id):
                 pipe.expire(each, KEEP_AFTER_END)
+            # The check-in answers (where the patient is, their emergency phone) only served
+            # the call: they go in the same transaction that ends it, not 24 hours later.
+            pipe.delete(self._note_key(c.consult_id, "checklist"))
             return
         pipe.sadd(self._live_key, member)
         if c.phase is Phase.WAITING and c.checked_in_at is not None:
