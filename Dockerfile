@@ -70,4 +70,6 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
 # Migrate, then serve. Replicas started together (`--scale web=3`) race to migrate a fresh
 # database; the loser's init-db fails and is retried, and then finds the schema current.
 # One gevent worker per container: scale with more containers, not more workers.
-CMD ["sh", "-c", "for attempt in 1 2 3 4 5; do telehealth init-db && exec gunicorn --worker-class gevent --workers 1 --worker-connections 1000 --bind \"${HOST:-0.0.0.0}:${PORT:-8000}\" --graceful-timeout 25 --keep-alive 75 telehealth.wsgi:app; echo \"init-db failed (attempt $attempt of 5); retrying\" >&2; sleep 3; done; exit 1"]
+# Request heads: at most 32 lines of 8 KiB (gunicorn's defaults, 100 lines, let one request
+# cost the worker over 3 MB to parse); nginx in front allows 4 × 8 KiB in all.
+CMD ["sh", "-c", "for attempt in 1 2 3 4 5; do telehealth init-db && exec gunicorn --worker-class gevent --workers 1 --worker-connections 1000 --limit-request-line 8190 --limit-request-fields 32 --limit-request-field_size 8190 --bind \"${HOST:-0.0.0.0}:${PORT:-8000}\" --graceful-timeout 25 --keep-alive 75 telehealth.wsgi:app; echo \"init-db failed (attempt $attempt of 5); retrying\" >&2; sleep 3; done; exit 1"]

@@ -62,6 +62,12 @@ def init_app(app: Flask, redis_url: str) -> None:
     broker = PrecheckBroker(app.extensions["clinic"], socketio)
     app.extensions["precheck_broker"] = broker
     socketio.on_namespace(MediaNamespace(app, broker))
+    from ..sessions import live_rooms
+    from .rooms import listen_for_closed_rooms
+
+    # Cancel and reschedule (booking) close live rooms; the open pages hear it from here.
+    clinic = app.extensions["clinic"]
+    listen_for_closed_rooms(socketio, clinic, live_rooms(app.extensions, clinic.live))
 
 
 def _library_logger(name: str) -> logging.Logger:
