@@ -25,6 +25,7 @@ from aiortc.mediastreams import (
 )
 from aiortc.sdp import candidate_from_sdp
 
+from ..media.candidates import candidate_type, relay_only_sdp
 from .signaling import (
     ConsultSignaling,
     SignalingClosed,
@@ -90,8 +91,9 @@ def ice_servers_from(payload: Mapping[str, Any] | None) -> list[RTCIceServer]:
     return servers
 
 
-def description_signal(description: RTCSessionDescription) -> Payload:
-    return {"description": {"type": description.type, "sdp": description.sdp}}
+def description_signal(description: RTCSessionDescription, relay_only: bool = False) -> Payload:
+    sdp = relay_only_sdp(description.sdp) if relay_only else description.sdp
+    return {"description": {"type": description.type, "sdp": sdp}}
 
 
 @dataclass
@@ -114,8 +116,12 @@ class CallPeer:
         *,
         send_video: bool = True,
         send_audio: bool = True,
+        transport_policy: str = "all",
     ) -> None:
         self.role = Role(role)
+        # aiortc has no iceTransportPolicy: with "relay" this peer shows and uses only TURN
+        # candidates, so neither side learns the other's address.
+        self.relay_only = transport_policy == "relay"
         self.pc = RTCPeerConnection(RTCConfiguration(iceServers=list(ice_servers)))
         self.received = RemoteMedia()
         self.offer_started_at: float | None = None
@@ -154,7 +160,7 @@ class CallPeer:
                 # aiortc gathers every candidate before localDescription is set: one signal.
                 self.offer_started_at = time.monotonic()
                 await pc.setLocalDescription(await pc.createOffer())
-                await self._send(channel, description_signal(pc.localDescription))
+                await self._send(channel, description_signal(pc.localDescription, self.relay_only))
             while (signal := await self._next_signal(channel)) is not None:
                 await self._apply(channel, signal)
         except Exception as error:
@@ -197,13 +203,19 @@ class CallPeer:
             if self.role is Role.PROVIDER and pc.signalingState != "stable":
                 log.info("provider ignores a colliding offer (impolite side)")
                 return
-            await pc.setRemoteDescription(RTCSessionDescription(description["sdp"], "offer"))
+            await pc.setRemoteDescription(RTCSessionDescription(self._remote(description), "offer"))
             await pc.setLocalDescription(await pc.createAnswer())
-            await self._send(channel, description_signal(pc.localDescription))
+            await self._send(channel, description_signal(pc.localDescription, self.relay_only))
         elif kind == "answer":
-            await pc.setRemoteDescription(RTCSessionDescription(description["sdp"], "answer"))
+            await pc.setRemoteDescription(
+                RTCSessionDescription(self._remote(description), "answer")
+            )
         else:  # rollback / pranswer: aiortc has neither, and our patient never offers
             log.info("%s ignores a %r description", self.role, kind)
+
+    def _remote(self, description: Payload) -> str:
+        sdp = str(description.get("sdp", ""))
+        return relay_only_sdp(sdp) if self.relay_only else sdp
 
     async def _send(self, channel: SignalChannel, payload: Payload) -> None:
         """Send a signal; a refused or disconnected socket must not close a working call."""
@@ -218,6 +230,8 @@ class CallPeer:
         if not isinstance(candidate, dict) or not candidate.get("candidate"):
             return  # end of candidates
         text = str(candidate["candidate"])
+        if self.relay_only and candidate_type(text) != "relay":
+            return
         try:
             ice = candidate_from_sdp(
                 text.split(":", 1)[1] if text.startswith("candidate:") else text
@@ -345,7 +359,8 @@ async def join_call(
 ) -> CallPeer:
     """Wait for this side's `ice_servers`, then start its peer (closed when `stack` closes)."""
     ice = await signaling.wait_for("ice_servers", timeout=timeout)
-    peer = CallPeer(role, ice_servers_from(ice))
+    policy = ice.get("iceTransportPolicy", "all") if isinstance(ice, dict) else "all"
+    peer = CallPeer(role, ice_servers_from(ice), transport_policy=str(policy))
     stack.push_async_callback(peer.close)
     peer.start(signaling)
     return peer

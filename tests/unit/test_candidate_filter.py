@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from telehealth.media.candidates import (
@@ -87,3 +89,30 @@ def test_relay_only_keeps_the_turn_candidates_alone():
         "v=0\r\n" + line("192.0.2.1") + line("198.51.100.7", "srflx") + line("203.0.113.5", "relay")
     )
     assert relay_only_sdp(sdp) == "v=0\r\n" + line("203.0.113.5", "relay")
+
+
+def _offer_of(policy: str) -> str:
+    from telehealth.client.peer import CallPeer, direct_pair
+
+    async def scenario() -> str:
+        ours, theirs = direct_pair()
+        peer = CallPeer("provider", transport_policy=policy)
+        peer.start(ours)
+        try:
+            offer = await theirs.receive_signal(timeout=10)
+        finally:
+            await peer.close()
+        return str(offer["description"]["sdp"])
+
+    return asyncio.run(scenario())
+
+
+def _candidates(sdp: str) -> list[str]:
+    return [ln for ln in sdp.splitlines() if ln.startswith("a=candidate:")]
+
+
+def test_a_relay_only_aiortc_peer_offers_no_address_of_its_own():
+    assert _candidates(_offer_of("all")), "this machine gave aiortc no address to offer"
+    relay_only = _offer_of("relay")
+    assert "m=video" in relay_only
+    assert _candidates(relay_only) == []

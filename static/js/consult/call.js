@@ -108,6 +108,7 @@ export class Call {
     Object.assign(this, { socket, polite, media, remoteVideo, onConnectionState, onRemoteTrack, onPlayBlocked });
     this.pc = null;
     this.iceServers = null;
+    this.iceTransportPolicy = "all";
     this.mediaReady = false;
     this.closed = false;
     this.pending = [];
@@ -132,6 +133,8 @@ export class Call {
     if (this.closed) return;
     const iceServers = data && Array.isArray(data.iceServers) ? data.iceServers : [];
     this.iceServers = iceServers;
+    // "relay" when the clinic hides each side's address from the other (TURN only).
+    this.iceTransportPolicy = data && data.iceTransportPolicy === "relay" ? "relay" : "all";
     const pc = this.pc;
     if (!pc) {
       this.maybeCreate();
@@ -141,6 +144,7 @@ export class Call {
     try {
       const configuration = pc.getConfiguration();
       configuration.iceServers = iceServers;
+      configuration.iceTransportPolicy = this.iceTransportPolicy;
       pc.setConfiguration(configuration);
     } catch (error) {
       console.warn("setConfiguration failed", error);
@@ -166,7 +170,10 @@ export class Call {
   }
 
   create() {
-    const pc = new RTCPeerConnection({ iceServers: this.iceServers || [] });
+    const pc = new RTCPeerConnection({
+      iceServers: this.iceServers || [],
+      iceTransportPolicy: this.iceTransportPolicy,
+    });
     this.pc = pc;
     this.senders = {};
     this.makingOffer = false;

@@ -108,7 +108,9 @@ export class Precheck {
       this.el.button.disabled = false;
       setText(this.el.button, "Test again");
     }
-    if (refusal && refusal.code === "no_worker") {
+    // The server said why the check cannot run now (no worker, one already running, or
+    // this consult's checks for the hour are used up): its message says what to do.
+    if (refusal && ["no_worker", "check_running", "precheck_budget"].includes(refusal.code)) {
       setText(this.el.verdict, refusal.message);
       return;
     }
@@ -117,7 +119,11 @@ export class Precheck {
 
   async roundTrip() {
     const ice = await this.room.request("precheck_ice", {});
-    const pc = new RTCPeerConnection({ iceServers: ice.ok ? ice.iceServers : [] });
+    if (!ice.ok && ice.error && ice.error.code === "precheck_budget") throw ice.error;
+    const pc = new RTCPeerConnection({
+      iceServers: ice.ok ? ice.iceServers : [],
+      iceTransportPolicy: ice.ok && ice.iceTransportPolicy === "relay" ? "relay" : "all",
+    });
     this.pc = pc;
     const tracks = this.media.stream.getTracks();
     for (const track of tracks) pc.addTrack(track, this.media.stream);
