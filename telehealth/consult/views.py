@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, redirect, render_template, session, url_for
+import redis
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 
 from .. import audit
-from ..clinic import current_clinic
+from ..clinic import Clinic, current_clinic
 from ..db import utcnow
+from ..denied_access import client_tag, denied_access
 from ..domain.availability import format_local
 from ..extensions import limiter
 from .access import PatientPass, consult_for_credential, consult_for_pass
@@ -30,17 +32,29 @@ def _link_not_active() -> tuple[str, int]:
     return render_template("error.html", title="Link not active", message=LINK_NOT_ACTIVE), 404
 
 
+def _note_guess(clinic: Clinic) -> None:
+    """A failed join is audited in the aggregate (one row per address and minute, with the
+    count): a guesser must not be able to write one undeletable row per guess."""
+    client = client_tag(clinic.config["SECRET_KEY"], request.remote_addr)
+    try:
+        denied_access(clinic).note(client, "anonymous", "join")
+    except redis.RedisError:
+        # Redis is down: the limiter's in-memory fallback still bounds these rows.
+        with clinic.db.transaction() as db_session:
+            audit.record(db_session, "anonymous", "access.denied", target="join", client=client)
+
+
 @bp.get("/join/<credential>")
 @limiter.limit(_join_limit, deduct_when=lambda response: response.status_code == 404)
 def join(credential: str) -> Any:
     """Swap the join credential for a session cookie and drop it from the address bar."""
     clinic = current_clinic()
-    with clinic.db.transaction() as db_session:
+    with clinic.db.sessions() as db_session:
         consult = consult_for_credential(db_session, credential, utcnow(), clinic.live.rules)
-        if consult is None:
-            audit.record(db_session, "anonymous", "access.denied", target="join")
-            return _link_not_active()
-        patient_pass = PatientPass(consult.id, consult.join_hash)
+        patient_pass = PatientPass(consult.id, consult.join_hash) if consult else None
+    if patient_pass is None:
+        _note_guess(clinic)
+        return _link_not_active()
     session[PATIENT_SESSION_KEY] = patient_pass.to_session()
     return redirect(url_for("consult.room"), code=303)
 

@@ -46,9 +46,10 @@ from .rooms import (
     send_ice_servers,
     send_state,
 )
-from .throttle import TokenBucket
+from .throttle import TokenBucket, connect_gate
 
 log = logging.getLogger(__name__)
+TARGET = "socket:/consult"  # what a refused connect tried to open, in the audit
 FLOOD_COOL_OFF_SECONDS = 10
 # The pre-call check runs before admission, so its TURN credential is short-lived.
 PRECHECK_TURN_TTL = 300
@@ -97,6 +98,8 @@ class ConsultNamespace(Namespace):
         self.cooling_off: dict[tuple[int, Side], float] = {}
         self.metrics = metrics_of(app)
         self._counters: dict[str, Any] = {}
+        self.gate = connect_gate(app)
+        self.max_devices = int(app.config["MAX_DEVICES_PER_SIDE"])
 
     def counted(self, event: str) -> Any:
         """The per-event counter; unknown event names share one label (bounded cardinality)."""
@@ -153,12 +156,14 @@ class ConsultNamespace(Namespace):
     # -- connect and disconnect ------------------------------------------------------
 
     def on_connect(self, auth: Any) -> None:
+        # An address refused too often is turned away before any SQL lookup or audit write.
+        self.gate.let_in_or_refuse(TARGET)
         auth = auth if isinstance(auth, dict) else {}
         consult, side, actor, staff_id = self._identify(auth)
         if self.cooling_off.get((consult.id, side), 0.0) > time.monotonic():
             # A side cut off for flooding may not buy a fresh burst by reconnecting at once.
-            raise refused_connection(
-                {"code": "rate_limited", "message": "Too many messages; try again in a moment."}
+            raise self.gate.refuse(
+                actor, TARGET, "rate_limited", "Too many messages; try again in a moment."
             )
         now = utcnow()
         live = self.clinic.live.ensure(consult.id, consult.starts_at, consult.ends_at)
@@ -175,6 +180,7 @@ class ConsultNamespace(Namespace):
         )
         sid = current_sid()
         device = _device_label(auth.get("device"))
+        devices = self._join_device(consult.id, side, sid, device, actor, now)
         self.members[sid] = Member(
             consult.id,
             side,
@@ -186,7 +192,6 @@ class ConsultNamespace(Namespace):
         )
         join_room(room_of(consult.id))
         join_room(room_of(consult.id, side))
-        devices = self.clinic.live.join(consult.id, side, sid, device, now, self.process_id)
         if devices == 1:
             self.emit(
                 "peer_back",
@@ -196,6 +201,21 @@ class ConsultNamespace(Namespace):
         send_state(self.socketio, self.clinic, consult.id)
         if live.phase == Phase.IN_CALL:
             send_ice_servers(self.socketio, self.clinic, consult.id, side, to=sid)
+
+    def _join_device(
+        self, consult_id: int, side: Side, sid: str, device: str, actor: str, now: Any
+    ) -> int:
+        """Count the device in the shared presence; one link opens at most MAX_DEVICES_PER_SIDE
+        sockets per side, across every web process."""
+        try:
+            return self.clinic.live.join(
+                consult_id, side, sid, device, now, self.process_id, self.max_devices
+            )
+        except TransitionError as error:
+            if error.code == "too_many_devices":
+                raise self.gate.refuse(actor, TARGET, error.code, error.message) from error
+            ended = {"code": "ended", "message": "This consult has ended."}
+            raise refused_connection(ended) from error
 
     def _identify(self, auth: dict[str, Any]) -> tuple[Consult, Side, str, int | None]:
         if "service_token" in auth:
@@ -220,9 +240,8 @@ class ConsultNamespace(Namespace):
             if consult is not None:
                 _ = consult.provider.name, consult.patient.name
         if consult is None:
-            record_denied(self.clinic.db, "anonymous", "socket:/consult", None)
-            raise refused_connection(
-                {"code": "unauthorized", "message": "This consult link is not active."}
+            raise self.gate.refuse(
+                "anonymous", TARGET, "unauthorized", "This consult link is not active."
             )
         return consult, Side.PATIENT, f"patient:{consult.id}", None
 
@@ -241,14 +260,8 @@ class ConsultNamespace(Namespace):
             or consult.provider_id != staff.provider_id
             or consult.status == ConsultStatus.CANCELLED
         ):
-            record_denied(
-                self.clinic.db,
-                f"staff:{staff.id}",
-                "socket:/consult",
-                consult_id if isinstance(consult_id, int) else None,
-            )
-            raise refused_connection(
-                {"code": "unauthorized", "message": "This is not one of your consults."}
+            raise self.gate.refuse(
+                f"staff:{staff.id}", TARGET, "unauthorized", "This is not one of your consults."
             )
         return consult, Side.PROVIDER, f"staff:{staff.id}", staff.id
 
@@ -268,9 +281,8 @@ class ConsultNamespace(Namespace):
                 if consult is not None:
                     _ = consult.provider.name, consult.patient.name
         if consult is None or not consult.is_probe:
-            record_denied(self.clinic.db, "service", "socket:/consult", None)
-            raise refused_connection(
-                {"code": "unauthorized", "message": "Only probe consults accept the service."}
+            raise self.gate.refuse(
+                "service", TARGET, "unauthorized", "Only probe consults accept the service."
             )
         return consult, Side.PROVIDER, "service:probe", None
 

@@ -14,13 +14,13 @@ import secrets
 import time
 from typing import Any
 
-from flask import Flask
+from flask import Flask, current_app
 from flask_socketio import Namespace
 
 from ..clinic import Clinic
-from ..consult.records import record_denied
-from .context import current_sid, refused_connection
+from .context import current_sid
 from .ice import BUDGET_WINDOW_SECONDS
+from .throttle import connect_gate
 
 MEDIA_NAMESPACE = "/media"
 WORKERS_KEY = "th:media:workers"
@@ -232,16 +232,16 @@ class MediaNamespace(Namespace):
         self.workers: set[str] = set()
 
     def on_connect(self, auth: Any = None) -> None:
+        gate = connect_gate(current_app)  # an address refused too often is turned away first
+        gate.let_in_or_refuse("socket:/media")
         given = auth.get("service_token") if isinstance(auth, dict) else None
         if (
             not self.token
             or not isinstance(given, str)
             or not hmac.compare_digest(given.encode(), self.token.encode())
         ):
-            record_denied(self.clinic.db, "anonymous", "socket:/media", None)
-            raise refused_connection(
-                {"code": "unauthorized", "message": "Media workers need the service token."}
-            )
+            message = "Media workers need the service token."
+            raise gate.refuse("anonymous", "socket:/media", "unauthorized", message)
         sid = current_sid()
         self.workers.add(sid)
         self.broker.heartbeat(sid)

@@ -15,16 +15,16 @@ from sqlalchemy import select
 
 from .. import audit
 from ..clinic import Clinic
-from ..consult.records import record_denied
 from ..db import utcnow
 from ..domain.availability import CLINIC_TZ, local_day_bounds
 from ..models import Consult, ConsultStatus
 from ..sessions import LiveConsult, Phase, Side
 from ..staff.auth import current_staff
 from ..staff.views import short_name
-from .context import current_sid, refused_connection
+from .context import current_sid
 from .messages import ROUTES, STATS_RANGES, VERDICTS, stat_number
 from .rooms import finish_consult
+from .throttle import connect_gate
 
 MONITOR_NAMESPACE = "/monitor"
 MONITOR_ROOM = "admins"
@@ -195,14 +195,15 @@ class MonitorNamespace(Namespace):
         super().__init__(MONITOR_NAMESPACE)
         self.clinic: Clinic = app.extensions["clinic"]
         self.admins: dict[str, int] = {}
+        self.gate = connect_gate(app)
 
     def on_connect(self, auth: Any = None) -> None:
+        self.gate.let_in_or_refuse("socket:/monitor")  # before the staff session's SQL lookup
         staff = current_staff()
         if staff is None or not staff.is_admin:
             actor = f"staff:{staff.id}" if staff else "anonymous"
-            record_denied(self.clinic.db, actor, "socket:/monitor", None)
-            raise refused_connection(
-                {"code": "unauthorized", "message": "The monitor is for clinic admins."}
+            raise self.gate.refuse(
+                actor, "socket:/monitor", "unauthorized", "The monitor is for clinic admins."
             )
         self.admins[current_sid()] = staff.id
         join_room(MONITOR_ROOM)
