@@ -101,9 +101,9 @@ def parse_time_off(form: Any) -> tuple[datetime, datetime, str]:
         raise FormErrors({"starts": "Give a start and an end date and time."}) from error
     if ends <= starts:
         raise FormErrors({"ends": "The end must be after the start."})
-    note, error = _text(form, "note", 200, False)
-    if error == NOT_ALLOWED:
-        raise FormErrors({"note": error})
+    note, problem = _text(form, "note", 200, False)
+    if problem == NOT_ALLOWED:
+        raise FormErrors({"note": problem})
     return starts, ends, note[:200]
 
 

@@ -161,14 +161,25 @@ def _paths() -> dict[str, Any]:
                     },
                 },
                 "responses": {
-                    "201": _json("Booking", "Booked; the links are also emailed"),
-                    "400": _error_response("Body is not a JSON object"),
-                    "409": _error_response(
-                        "Slot taken, or this email already had its free consult"
+                    "201": _json(
+                        "Booking",
+                        "Booked; the links are also emailed. An email address that already "
+                        "had its free consult in the last 12 months gets the same answer "
+                        "(links of the same form that open nothing) and no consult: the "
+                        "reason is emailed to that address only, so the API never tells "
+                        "anyone whether an address has consulted the clinic.",
                     ),
+                    "400": _error_response("Body is not a JSON object"),
+                    "409": _error_response("The slot is taken (code slot_taken)"),
                     "415": _error_response("Not JSON"),
-                    "422": _error_response("Per-field errors"),
-                    "429": rate_limited,
+                    "422": _error_response(
+                        "Per-field errors (also: control or text-direction characters)"
+                    ),
+                    "429": _error_response(
+                        "Too many requests from this client (rate_limited), too many "
+                        "upcoming consults held from this client address (too_many_bookings), "
+                        "or too many emails to this address (too_many_emails)"
+                    ),
                 },
             }
         },
@@ -192,7 +203,9 @@ def _paths() -> dict[str, Any]:
                     "401": _error_response("No manage credential"),
                     "404": _error_response("Unknown booking or wrong credential"),
                     "409": _error_response("Already started, ended or cancelled"),
-                    "429": rate_limited,
+                    "429": _error_response(
+                        "Too many requests from this client, or too many emails to this address"
+                    ),
                 },
             },
             "patch": {
@@ -212,7 +225,9 @@ def _paths() -> dict[str, Any]:
                     "409": _error_response("Slot taken or booking not changeable"),
                     "415": _error_response("Not JSON"),
                     "422": _error_response("Bad start"),
-                    "429": rate_limited,
+                    "429": _error_response(
+                        "Too many requests from this client, or too many emails to this address"
+                    ),
                 },
             },
         },

@@ -8,16 +8,12 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy import select
 
-from ..booking import notices
-from ..booking.flows import place_booking
+from ..booking.flows import BookingAnswer, cancel_booking, move_booking, place_booking
 from ..booking.service import (
-    BookedConsult,
     BookingRefused,
-    cancel_consult,
     consult_by_credential,
     consult_providers,
     open_slots,
-    reschedule_consult,
 )
 from ..clinic import current_clinic
 from ..db import utcnow
@@ -26,7 +22,6 @@ from ..domain.booking_rules import InvalidBooking, parse_start
 from ..errors import ApiError
 from ..extensions import csrf, limiter
 from ..models import Consult, Provider
-from ..notify import messages
 from .openapi import openapi_document
 
 bp = Blueprint("api", __name__)
@@ -37,6 +32,11 @@ csrf.exempt(bp)  # JSON only: browsers cannot send application/json cross-site w
 
 def _booking_limit() -> str:
     return str(current_app.config["BOOKING_RATE_LIMIT"])
+
+
+# One bucket per client address for every route that books, cancels or moves, here and on
+# the booking pages (same scope): a client cannot multiply its budget by switching doors.
+booking_budget = limiter.shared_limit(_booking_limit, scope="booking")
 
 
 @bp.get("/openapi.json")
@@ -126,43 +126,39 @@ def _refused(error: BookingRefused) -> ApiError:
     return ApiError(error.status, error.code, error.message, error.fields)
 
 
-def booking_json(
-    booked: BookedConsult | Consult, join_url: str | None, manage_url: str | None
-) -> dict[str, Any]:
-    consult = booked.consult if isinstance(booked, BookedConsult) else booked
-    body: dict[str, Any] = {
-        "id": consult.id,
-        "provider_id": consult.provider_id,
-        "start": consult.starts_at.astimezone(CLINIC_TZ).isoformat(),
-        "end": consult.ends_at.astimezone(CLINIC_TZ).isoformat(),
-        "status": consult.status,
+def booking_json(booked: BookingAnswer | Consult) -> dict[str, Any]:
+    """A booking as the API shows it; links only in the answer to the booking itself."""
+    if isinstance(booked, BookingAnswer):
+        return {
+            "id": booked.consult_id,
+            "provider_id": booked.provider_id,
+            "start": booked.start.astimezone(CLINIC_TZ).isoformat(),
+            "end": booked.end.astimezone(CLINIC_TZ).isoformat(),
+            "status": "booked",
+            "join_url": booked.join_url,
+            "manage_url": booked.manage_url,
+        }
+    return {
+        "id": booked.id,
+        "provider_id": booked.provider_id,
+        "start": booked.starts_at.astimezone(CLINIC_TZ).isoformat(),
+        "end": booked.ends_at.astimezone(CLINIC_TZ).isoformat(),
+        "status": booked.status,
     }
-    if join_url:
-        body["join_url"] = join_url
-    if manage_url:
-        body["manage_url"] = manage_url
-    return body
 
 
 @bp.post("/bookings")
-@limiter.limit(_booking_limit, methods=["POST"])
+@booking_budget
 def create_booking() -> Any:
-    """Book a free consult."""
+    """Book a free consult (an email that already had one gets the same answer; see flows)."""
     payload = _json_payload()
     try:
-        booked = place_booking(payload)
+        answer = place_booking(payload)
     except InvalidBooking as error:
         raise ApiError(422, "invalid_booking", "Some details need fixing.", error.fields) from error
     except BookingRefused as error:
         raise _refused(error) from error
-    clinic = current_clinic()
-    root = request.url_root
-    body = booking_json(
-        booked,
-        clinic.public_url(f"/join/{booked.credentials.join}", root),
-        clinic.public_url(f"/manage/{booked.credentials.manage}", root),
-    )
-    return jsonify(body), 201
+    return jsonify(booking_json(answer)), 201
 
 
 def _manage_credential() -> str:
@@ -179,6 +175,7 @@ def _owned_consult(booking_id: int, credential: str) -> Consult:
         consult = consult_by_credential(session, "manage", credential)
         if consult is None or consult.id != booking_id:
             raise ApiError(404, "not_found", "We could not find that booking.")
+        _ = consult.patient.email  # loaded for the mail budget, before the session closes
         return consult
 
 
@@ -187,52 +184,38 @@ def _owned_consult(booking_id: int, credential: str) -> Consult:
 def get_booking(booking_id: int) -> Any:
     """A booking, seen with its manage credential."""
     consult = _owned_consult(booking_id, _manage_credential())
-    return jsonify(booking_json(consult, None, None))
+    return jsonify(booking_json(consult))
 
 
 @bp.delete("/bookings/<int:booking_id>")
-@limiter.limit(_booking_limit)
+@booking_budget
 def delete_booking(booking_id: int) -> Any:
     """Cancel a booking with its manage credential."""
     credential = _manage_credential()
-    _owned_consult(booking_id, credential)
-    clinic = current_clinic()
+    consult = _owned_consult(booking_id, credential)
     try:
-        consult = cancel_consult(clinic.db, credential, utcnow())
+        consult = cancel_booking(credential, consult)
     except BookingRefused as error:
         raise _refused(error) from error
-    _notify(consult.id, messages.cancellation_notice)
-    return jsonify(booking_json(consult, None, None))
+    return jsonify(booking_json(consult))
 
 
 @bp.patch("/bookings/<int:booking_id>")
-@limiter.limit(_booking_limit)
-def move_booking(booking_id: int) -> Any:
+@booking_budget
+def move_booking_to(booking_id: int) -> Any:
     """Reschedule a booking to another free slot with its manage credential."""
     credential = _manage_credential()
-    _owned_consult(booking_id, credential)
+    consult = _owned_consult(booking_id, credential)
     new_start = parse_start(_json_payload().get("start"))
     if new_start is None:
         raise ApiError(
             422,
             "invalid_booking",
             "Some details need fixing.",
-            {"start": "Choose a time (ISO 8601 with a UTC offset)."},
+            {"start": "Choose a time (ISO 8601 with a UTC offset), without control characters."},
         )
-    clinic = current_clinic()
     try:
-        consult = reschedule_consult(
-            clinic.db, credential, new_start, rules=clinic.consult_rules(), now=utcnow()
-        )
+        consult = move_booking(credential, consult, new_start)
     except BookingRefused as error:
         raise _refused(error) from error
-    _notify(consult.id, messages.reschedule_confirmation)
-    return jsonify(booking_json(consult, None, None))
-
-
-def _notify(consult_id: int, build: Any) -> None:
-    clinic = current_clinic()
-    with clinic.db.sessions() as session:
-        consult = session.get(Consult, consult_id)
-        if consult is not None:
-            notices.send_notice(clinic, consult, request.url_root, build)
+    return jsonify(booking_json(consult))

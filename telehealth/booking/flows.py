@@ -1,37 +1,229 @@
-"""Booking steps shared by the API and the booking pages."""
+"""Booking steps shared by the API and the booking pages: book, cancel, move.
+
+Every route that books or emails a patient goes through here, so the limits (one mail
+budget per email, a cap on upcoming consults per client address), the live room closing on
+cancel and reschedule, and the links in emails are the same whichever door was used.
+"""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
-from flask import request
+from flask import current_app, request
+from flask_limiter.util import get_remote_address
 
-from ..clinic import current_clinic
+from ..clinic import Clinic, current_clinic
+from ..credentials import derive_credential, new_nonce
 from ..db import utcnow
 from ..domain.booking_rules import parse_booking
 from ..models import Consult
 from ..notify import messages
+from ..notify.links import request_link
+from ..notify.messages import ConsultNotice
+from ..sessions import LiveRooms, live_rooms
 from . import notices
-from .service import BookedConsult, book_consult
+from .abuse import BookingLimits, client_address_key, email_key
+from .service import (
+    BookingRefused,
+    Credentials,
+    FreeConsultUsed,
+    book_consult,
+    cancel_consult,
+    next_consult_id,
+    reschedule_consult,
+)
+
+TOO_MANY_EMAILS = (
+    429,
+    "too_many_emails",
+    "We have sent several emails to this address in the last while. "
+    "Please wait a little before trying again, or call the clinic.",
+)
 
 
-def place_booking(payload: dict[str, Any], actor: str = "patient") -> BookedConsult:
-    """Validate and book; shared by the API and the booking page."""
+@dataclass(frozen=True)
+class BookingAnswer:
+    """What the person who booked is told. A declined booking (free consult already used)
+    gets an answer of the very same shape, so the answer never says whether an email
+    address has consulted the clinic before; only that address's owner is told why."""
+
+    consult_id: int
+    provider_id: int
+    start: datetime
+    end: datetime
+    email: str
+    credentials: Credentials
+
+    @property
+    def join_url(self) -> str:
+        return request_link(f"/join/{self.credentials.join}")
+
+    @property
+    def manage_url(self) -> str:
+        return request_link(f"/manage/{self.credentials.manage}")
+
+
+def booking_limits() -> BookingLimits:
+    """The app's limits on booking and patient email, built once from its settings."""
+    limits = current_app.extensions.get("booking_limits")
+    if not isinstance(limits, BookingLimits):
+        config = current_app.config
+        limits = current_app.extensions["booking_limits"] = BookingLimits(
+            current_clinic().redis,
+            max_future=int(config["BOOKING_MAX_FUTURE_PER_ADDRESS"]),
+            email_limit=str(config["BOOKING_EMAIL_RATE_LIMIT"]),
+        )
+    return limits
+
+
+def clinic_live_rooms(clinic: Clinic) -> LiveRooms:
+    """The app's LiveRooms: booking closes rooms through it, signaling listens to it."""
+    return live_rooms(current_app.extensions, clinic.live)
+
+
+def _client_address() -> str:
+    return client_address_key(current_app.config["SECRET_KEY"], get_remote_address())
+
+
+def spend_mail_budget(email: str) -> None:
+    """Count one email to `email`; BookingRefused (429) once its budget is spent."""
+    if not booking_limits().spend_mail(email_key(current_app.config["SECRET_KEY"], email)):
+        raise BookingRefused(*TOO_MANY_EMAILS)
+
+
+def _too_many_bookings(cap: int) -> BookingRefused:
+    return BookingRefused(
+        429,
+        "too_many_bookings",
+        f"You already hold {cap} upcoming free consults booked from this connection. "
+        "Please cancel one you no longer need, or call the clinic.",
+    )
+
+
+def place_booking(payload: dict[str, Any], actor: str = "patient") -> BookingAnswer:
+    """Validate, check the limits and book; shared by the API and the booking page."""
     clinic = current_clinic()
     booking_request = parse_booking(payload)
-    booked = book_consult(
-        clinic.db,
-        booking_request,
-        rules=clinic.consult_rules(),
-        now=utcnow(),
-        secret_key=clinic.config["SECRET_KEY"],
-        consent_version=clinic.config["CONSENT_VERSION"],
-        free_period=timedelta(days=clinic.config["FREE_CONSULTS_PER_PERIOD_DAYS"]),
-        actor=actor,
-    )
+    spend_mail_budget(booking_request.email)
+    limits, now = booking_limits(), utcnow()
+    hold = limits.claim(_client_address(), booking_request.start, now)
+    if hold is None:
+        raise _too_many_bookings(limits.max_future)
+    try:
+        booked = book_consult(
+            clinic.db,
+            booking_request,
+            rules=clinic.consult_rules(),
+            now=now,
+            secret_key=clinic.config["SECRET_KEY"],
+            consent_version=clinic.config["CONSENT_VERSION"],
+            free_period=timedelta(days=clinic.config["FREE_CONSULTS_PER_PERIOD_DAYS"]),
+            actor=actor,
+        )
+    except FreeConsultUsed as declined:
+        # Counts against the address like a booking: otherwise the cap would tell.
+        limits.keep(hold, declined.start, None)
+        return _declined_answer(clinic, declined, booking_request.email)
+    except BaseException:
+        limits.release(hold)
+        raise
+    limits.keep(hold, booked.consult.starts_at, booked.consult.id)
     with clinic.db.sessions() as session:
         consult = session.get(Consult, booked.consult.id)
         assert consult is not None
         notices.send_notice(clinic, consult, request.url_root, messages.booking_confirmation)
-    return booked
+    consult = booked.consult
+    return BookingAnswer(
+        consult.id,
+        consult.provider_id,
+        consult.starts_at,
+        consult.ends_at,
+        booking_request.email,
+        booked.credentials,
+    )
+
+
+def _declined_answer(clinic: Clinic, declined: FreeConsultUsed, email: str) -> BookingAnswer:
+    """Email the real reason to the address only; answer as if booked.
+
+    The credentials have the shape of real ones but belong to no consult: the join link
+    shows the same "not active yet" page a real one shows before the lobby opens, and the
+    manage link the same "check the link in your email" page as any unknown link. The id is
+    the one the next consult would get, so it reads like a fresh booking's."""
+    _email_free_consult_used(clinic, declined, email)
+    secret = clinic.config["SECRET_KEY"]
+    decoy = Credentials(
+        join=derive_credential(secret, "join", new_nonce()),
+        manage=derive_credential(secret, "manage", new_nonce()),
+    )
+    return BookingAnswer(
+        next_consult_id(clinic.db),
+        declined.provider_id,
+        declined.start,
+        declined.end,
+        email,
+        decoy,
+    )
+
+
+def _email_free_consult_used(clinic: Clinic, declined: FreeConsultUsed, email: str) -> None:
+    config = clinic.config
+    days = int(config["FREE_CONSULTS_PER_PERIOD_DAYS"])
+    period = "12 months" if days == 365 else f"{days} days"
+    notice = ConsultNotice(
+        consult_id=0,
+        patient_name="",
+        patient_email=email,
+        provider_name=declined.provider_name,
+        start=declined.start,
+        end=declined.end,
+        join_url="",
+        manage_url="",
+        clinic_name=config["CLINIC_NAME"],
+        clinic_email=config["CLINIC_EMAIL"],
+        clinic_phone=config["CLINIC_PHONE"],
+        ics_uid="",
+        ics_sequence=0,
+    )
+    try:
+        clinic.mailer.send(messages.free_consult_already_used(notice, period))
+    except Exception:  # noqa: BLE001 - the answer must not change when mail is down
+        notices.log.exception("could not send the free-consult-used email")
+
+
+def cancel_booking(credential: str, consult: Consult) -> Consult:
+    """Cancel with the manage credential, close its live room and email the patient."""
+    clinic = current_clinic()
+    spend_mail_budget(consult.patient.email)
+    cancelled = cancel_consult(clinic.db, credential, utcnow(), live=clinic_live_rooms(clinic))
+    booking_limits().cancelled(cancelled.id)
+    email_patient(cancelled.id, messages.cancellation_notice)
+    return cancelled
+
+
+def move_booking(credential: str, consult: Consult, new_start: datetime) -> Consult:
+    """Move to another free slot, close the old time's live room and email the patient."""
+    clinic = current_clinic()
+    spend_mail_budget(consult.patient.email)
+    moved = reschedule_consult(
+        clinic.db,
+        credential,
+        new_start,
+        rules=clinic.consult_rules(),
+        now=utcnow(),
+        live=clinic_live_rooms(clinic),
+    )
+    booking_limits().moved(moved.id, moved.starts_at)
+    email_patient(moved.id, messages.reschedule_confirmation)
+    return moved
+
+
+def email_patient(consult_id: int, build: Any) -> None:
+    """One email about a consult, its links rooted at PUBLIC_URL (notify/links.py)."""
+    clinic = current_clinic()
+    with clinic.db.sessions() as session:
+        consult = session.get(Consult, consult_id)
+        if consult is not None:
+            notices.send_notice(clinic, consult, request.url_root, build)

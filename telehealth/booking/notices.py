@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from ..clinic import Clinic
 from ..models import Consult
+from ..notify.links import public_link
 from ..notify.messages import ConsultNotice
 from .service import consult_credentials
 
@@ -16,9 +17,11 @@ log = logging.getLogger(__name__)
 
 
 def notice_for(clinic: Clinic, consult: Consult, root_url: str) -> ConsultNotice:
-    """Everything an email about this consult may show, and nothing clinical."""
+    """Everything an email about this consult may show, and nothing clinical.
+
+    `root_url` (the request's root) is used only in development: see notify/links.py."""
     credentials = consult_credentials(clinic.config["SECRET_KEY"], consult)
-    join_url = clinic.public_url(f"/join/{credentials.join}", root_url)
+    join_url = public_link(clinic.config, f"/join/{credentials.join}", root_url)
     host = urlsplit(join_url).hostname or "telehealth.local"
     return ConsultNotice(
         consult_id=consult.id,
@@ -28,7 +31,7 @@ def notice_for(clinic: Clinic, consult: Consult, root_url: str) -> ConsultNotice
         start=consult.starts_at,
         end=consult.ends_at,
         join_url=join_url,
-        manage_url=clinic.public_url(f"/manage/{credentials.manage}", root_url),
+        manage_url=public_link(clinic.config, f"/manage/{credentials.manage}", root_url),
         clinic_name=clinic.config["CLINIC_NAME"],
         clinic_email=clinic.config["CLINIC_EMAIL"],
         clinic_phone=clinic.config["CLINIC_PHONE"],

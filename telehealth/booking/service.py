@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -25,6 +25,7 @@ from ..domain.availability import (
 )
 from ..domain.booking_rules import BookingRequest
 from ..models import SLOT_HOLDING, Consult, ConsultStatus, Patient, Provider
+from ..sessions import LiveRooms, RoomClosedBecause
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,27 @@ class BookingRefused(Exception):
 
 
 SLOT_TAKEN = (409, "slot_taken", "Sorry, someone has just booked that time. Please pick another.")
+
+
+class FreeConsultUsed(BookingRefused):
+    """This email had its free consult within the period: nothing was booked.
+
+    Staff tools may say so; the public routes must not (it would tell anyone that the
+    address has consulted the clinic), so they answer as for a booking and email the owner."""
+
+    def __init__(self, patient_id: int, provider: Provider, start: datetime, end: datetime) -> None:
+        super().__init__(
+            409,
+            "free_consult_used",
+            "This email address has already had its free consult this year. "
+            "Please call the clinic to book a treatment visit.",
+            "patient.email",
+        )
+        self.patient_id = patient_id
+        self.provider_id = provider.id
+        self.provider_name = provider.name
+        self.start = start
+        self.end = end
 
 
 @dataclass(frozen=True)
@@ -155,9 +177,21 @@ def _bookable_provider(session: Session, provider_id: int) -> Provider:
     return provider
 
 
-def _patient_for(session: Session, request: BookingRequest, now: datetime) -> Patient:
+def _patient_for(
+    session: Session, request: BookingRequest, now: datetime, free_since: datetime | None
+) -> Patient:
     query = select(Patient).where(Patient.email == request.email).with_for_update()
     patient = session.scalars(query).first()
+    if (
+        patient is not None
+        and free_since is not None
+        and had_free_consult(session, patient.id, free_since)
+    ):
+        # Before any update: an unverified request must not rename a known patient.
+        provider = session.get(Provider, request.provider_id)
+        assert provider is not None
+        start = request.start.astimezone(UTC)
+        raise FreeConsultUsed(patient.id, provider, start, start)
     if patient is None:
         patient = Patient(email=request.email, name=request.name, phone=request.phone)
         session.add(patient)
@@ -251,15 +285,8 @@ def book_consult(
             provider = _bookable_provider(session, request.provider_id)
             if enforce_calendar and not _slot_is_free(session, provider, start, rules, now):
                 raise BookingRefused(*SLOT_TAKEN, field="start")
-            patient = _patient_for(session, request, now)
-            if not is_probe and had_free_consult(session, patient.id, now - free_period):
-                raise BookingRefused(
-                    409,
-                    "free_consult_used",
-                    "This email address has already had its free consult this year. "
-                    "Please call the clinic to book a treatment visit.",
-                    "patient.email",
-                )
+            free_since = None if is_probe else now - free_period
+            patient = _patient_for(session, request, now, free_since)
             consult, credentials = _new_consult(
                 provider,
                 patient,
@@ -283,9 +310,34 @@ def book_consult(
             )
             return BookedConsult(consult, credentials)
 
-    booked: BookedConsult = _retrying_writes(attempt)
+    try:
+        booked: BookedConsult = _retrying_writes(attempt)
+    except FreeConsultUsed as declined:
+        declined.end = declined.start + rules.length
+        _audit_declined(db, declined, actor)
+        raise
     log.info("consult %s booked", booked.consult.id)
     return booked
+
+
+def _audit_declined(db: Database, declined: FreeConsultUsed, actor: str) -> None:
+    with db.transaction() as session:
+        audit.record(
+            session,
+            actor,
+            "booking.declined_free_consult_used",
+            None,
+            patient_id=declined.patient_id,
+            provider_id=declined.provider_id,
+            start=declined.start.isoformat(),
+        )
+    log.info("booking declined: free consult already used (patient %s)", declined.patient_id)
+
+
+def next_consult_id(db: Database) -> int:
+    """The id the next consult will most likely get (for an answer that must look booked)."""
+    with db.sessions() as session:
+        return int(session.scalar(select(func.max(Consult.id))) or 0) + 1
 
 
 # --- the manage link -----------------------------------------------------------------
@@ -304,8 +356,10 @@ def can_change(consult: Consult, now: datetime) -> bool:
     return consult.status == ConsultStatus.BOOKED and consult.starts_at > now
 
 
-def cancel_consult(db: Database, manage_credential: str, now: datetime) -> Consult:
-    """Cancel through the manage link; the slot is free again at once."""
+def cancel_consult(
+    db: Database, manage_credential: str, now: datetime, live: LiveRooms | None = None
+) -> Consult:
+    """Cancel through the manage link; the slot is free again at once, the live room ends."""
     with db.write_transaction() as session:
         consult = _changeable(session, manage_credential, now)
         consult.status = ConsultStatus.CANCELLED
@@ -313,6 +367,9 @@ def cancel_consult(db: Database, manage_credential: str, now: datetime) -> Consu
         consult.ics_sequence += 1
         audit.record(session, "patient", "booking.cancelled", consult.id)
     log.info("consult %s cancelled", consult.id)
+    if live is not None:
+        # After the commit: SQL is the truth, and the clock reconciles if Redis is down now.
+        live.close(consult.id, RoomClosedBecause.CANCELLED, now)
     return consult
 
 
@@ -323,15 +380,20 @@ def reschedule_consult(
     *,
     rules: ConsultRules,
     now: datetime,
+    live: LiveRooms | None = None,
 ) -> Consult:
-    """Move a consult: one UPDATE takes the new slot and frees the old one together."""
+    """Move a consult: one UPDATE takes the new slot and frees the old one together.
+
+    The old time's live room (a patient may already wait in it) is closed."""
     new_start = new_start.astimezone(UTC)
+    moved: list[bool] = []
 
     def attempt() -> Consult:
         with db.write_transaction() as session:
             consult = _changeable(session, manage_credential, now)
             if new_start == consult.starts_at:
                 return consult
+            moved.append(True)
             if not _slot_is_free(session, consult.provider, new_start, rules, now):
                 raise BookingRefused(*SLOT_TAKEN, field="start")
             old_start = consult.starts_at
@@ -359,6 +421,8 @@ def reschedule_consult(
 
     consult: Consult = _retrying_writes(attempt)
     log.info("consult %s rescheduled", consult.id)
+    if live is not None and moved:
+        live.close(consult.id, RoomClosedBecause.RESCHEDULED, now)
     return consult
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from flask import (
@@ -23,18 +23,15 @@ from ..domain.availability import CLINIC_TZ
 from ..domain.booking_rules import CONDITIONS, InvalidBooking, parse_start
 from ..extensions import limiter
 from ..models import COLLEGES, Consult, Provider
-from ..notify import messages
-from . import notices
-from .flows import place_booking
+from ..notify.links import request_link
+from .flows import cancel_booking, move_booking, place_booking
 from .presenters import clock_time, day_heading, group_by_day
 from .service import (
     BookingRefused,
     can_change,
-    cancel_consult,
     consult_by_credential,
     consult_providers,
     open_slots,
-    reschedule_consult,
 )
 
 bp = Blueprint("booking", __name__)
@@ -45,6 +42,10 @@ CONFIRMED_SESSION_KEY = "confirmed_booking"
 
 def _booking_limit() -> str:
     return str(current_app.config["BOOKING_RATE_LIMIT"])
+
+
+# The same bucket as the API's booking routes (same scope, keyed by client address).
+booking_budget = limiter.shared_limit(_booking_limit, scope="booking")
 
 
 @bp.get("/")
@@ -65,12 +66,34 @@ def providers() -> str:
     return render_template("providers.html", providers=rows, colleges=COLLEGES)
 
 
-def _day_param(value: str | None, today: date) -> date | None:
+# Far-off days are not bookable, and date arithmetic near year 9999 overflows.
+LAST_DAY_SHOWN = date(2100, 12, 31)
+
+
+class InvalidDay(ValueError):
+    """A `day` or `week` in the address that no calendar page can show."""
+
+    def __init__(self, field: str) -> None:
+        super().__init__(field)
+        self.errors = {
+            field: f"The {field} asked for is too far ahead: "
+            f"choose a date in or before {LAST_DAY_SHOWN.year}."
+        }
+
+
+def _day_param(value: str | None, today: date, field: str = "day") -> date | None:
     try:
         chosen = date.fromisoformat(value) if value else None
     except ValueError:
         return None
+    if chosen is not None and chosen > LAST_DAY_SHOWN:
+        raise InvalidDay(field)
     return max(chosen, today) if chosen else None
+
+
+def _days_asked(args: Any, today: date) -> tuple[date | None, date | None]:
+    """The week and day a page was asked for; InvalidDay names the field that is out of range."""
+    return _day_param(args.get("week"), today, "week"), _day_param(args.get("day"), today)
 
 
 def _slot_page_context(provider_choice: str, week: date | None, day: date | None) -> dict[str, Any]:
@@ -104,14 +127,16 @@ def _slot_page_context(provider_choice: str, week: date | None, day: date | None
 
 
 @bp.get("/book")
-def book() -> str:
+def book() -> Any:
     """Pick a provider (or first available) and a time, then give your details."""
     today = utcnow().astimezone(CLINIC_TZ).date()
-    context = _slot_page_context(
-        request.args.get("provider", "any"),
-        _day_param(request.args.get("week"), today),
-        _day_param(request.args.get("day"), today),
-    )
+    provider_choice = request.args.get("provider", "any")
+    try:
+        week, day = _days_asked(request.args, today)
+    except InvalidDay as error:
+        context = _slot_page_context(provider_choice, None, None)
+        return render_template("book.html", form={}, errors=error.errors, **context), 422
+    context = _slot_page_context(provider_choice, week, day)
     return render_template("book.html", form={}, errors={}, **context)
 
 
@@ -151,34 +176,40 @@ def _form_errors(fields: dict[str, str]) -> dict[str, str]:
     return errors
 
 
+# Which form field a refusal is about, so the page puts the message next to it.
+REFUSAL_FIELDS = {"slot_taken": "slot", "unknown_provider": "slot", "too_many_emails": "email"}
+
+
 @bp.post("/book")
-@limiter.limit(_booking_limit)
+@booking_budget
 def book_submit() -> Any:
     """Book from the form; on a problem, show the form again with what to fix."""
     form = request.form
     try:
-        booked = place_booking(_payload_from_form(form))
+        answer = place_booking(_payload_from_form(form))
     except InvalidBooking as error:
         return _book_again(form, _form_errors(error.fields), 422)
     except BookingRefused as error:
-        field = "slot" if error.code == "slot_taken" else "email"
+        field = REFUSAL_FIELDS.get(error.code, "booking")
         return _book_again(form, {field: error.message}, error.status)
-    consult = booked.consult
+    # What the confirmation page shows: the same for a booking and a declined one (flows.py).
     session[CONFIRMED_SESSION_KEY] = {
-        "consult_id": consult.id,
-        "join": booked.credentials.join,
-        "manage": booked.credentials.manage,
+        "provider_id": answer.provider_id,
+        "start": answer.start.isoformat(),
+        "email": answer.email,
+        "join": answer.credentials.join,
+        "manage": answer.credentials.manage,
     }
     return redirect(url_for("booking.confirmed"), code=303)
 
 
 def _book_again(form: Any, errors: dict[str, str], status: int) -> tuple[str, int]:
     today = utcnow().astimezone(CLINIC_TZ).date()
-    context = _slot_page_context(
-        form.get("provider", "any"),
-        _day_param(form.get("week"), today),
-        _day_param(form.get("day"), today),
-    )
+    try:
+        week, day = _days_asked(form, today)
+    except InvalidDay as error:
+        (week, day), errors = (None, None), {**errors, **error.errors}
+    context = _slot_page_context(form.get("provider", "any"), week, day)
     return render_template("book.html", form=form, errors=errors, **context), status
 
 
@@ -186,21 +217,20 @@ def _book_again(form: Any, errors: dict[str, str], status: int) -> tuple[str, in
 def confirmed() -> Any:
     """What was booked, and what happens next."""
     saved = session.get(CONFIRMED_SESSION_KEY)
-    if not saved:
+    if not isinstance(saved, dict) or "provider_id" not in saved:
         return redirect(url_for("booking.book"))
     with current_clinic().db.sessions() as db_session:
-        consult = db_session.get(Consult, saved["consult_id"])
-        if consult is None:
+        provider = db_session.get(Provider, saved["provider_id"])
+        if provider is None:
             abort(404)
-        provider_name = consult.provider.name
-        email = consult.patient.email
+        provider_name = provider.name
     return render_template(
         "confirmed.html",
-        consult=consult,
+        starts_at=datetime.fromisoformat(saved["start"]),
         provider_name=provider_name,
-        email=email,
-        join_url=current_clinic().public_url(f"/join/{saved['join']}", request.url_root),
-        manage_url=current_clinic().public_url(f"/manage/{saved['manage']}", request.url_root),
+        email=saved["email"],
+        join_url=request_link(f"/join/{saved['join']}"),
+        manage_url=request_link(f"/manage/{saved['manage']}"),
     )
 
 
@@ -247,78 +277,68 @@ def manage() -> Any:
         ), 404
     _, consult = found
     today = utcnow().astimezone(CLINIC_TZ).date()
-    context = _slot_page_context(
-        str(consult.provider_id),
-        _day_param(request.args.get("week"), today),
-        _day_param(request.args.get("day"), today),
-    )
+    errors: dict[str, str] = {}
+    try:
+        week, day = _days_asked(request.args, today)
+    except InvalidDay as error:
+        (week, day), errors = (None, None), error.errors
+    context = _slot_page_context(str(consult.provider_id), week, day)
     return render_template(
         "manage.html",
         consult=consult,
         changeable=can_change(consult, utcnow()),
         notice=request.args.get("done"),
-        errors={},
+        errors=errors,
         **context,
-    )
+    ), (422 if errors else 200)
 
 
 @bp.post("/manage/cancel")
-@limiter.limit(_booking_limit)
+@booking_budget
 def manage_cancel() -> Any:
     """Cancel the consult; the slot is free for someone else at once."""
     found = _managed_consult()
     if found is None:
         abort(404)
-    credential, _ = found
+    credential, consult = found
     try:
-        consult = cancel_consult(current_clinic().db, credential, utcnow())
+        cancel_booking(credential, consult)
     except BookingRefused as error:
-        return render_template("error.html", title="Cannot cancel", message=error.message), 409
-    _email_patient(consult.id, messages.cancellation_notice)
+        return render_template(
+            "error.html", title="Cannot cancel", message=error.message
+        ), error.status
     return redirect(url_for("booking.manage", done="cancelled"), code=303)
 
 
 @bp.post("/manage/reschedule")
-@limiter.limit(_booking_limit)
+@booking_budget
 def manage_reschedule() -> Any:
     """Move the consult to a new slot of the same provider."""
     found = _managed_consult()
     if found is None:
         abort(404)
     credential, consult = found
-    payload = _payload_from_form(request.form)
-    new_start = parse_start(payload["start"])
-    error_message = None
+    new_start = parse_start(_payload_from_form(request.form)["start"])
     if new_start is None:
-        error_message = "Choose a new time."
-    else:
-        clinic = current_clinic()
-        try:
-            consult = reschedule_consult(
-                clinic.db, credential, new_start, rules=clinic.consult_rules(), now=utcnow()
-            )
-        except BookingRefused as error:
-            error_message = error.message
-    if error_message:
-        context = _slot_page_context(str(consult.provider_id), None, None)
-        return render_template(
-            "manage.html",
-            consult=consult,
-            changeable=True,
-            notice=None,
-            errors={"slot": error_message},
-            **context,
-        ), 409
-    _email_patient(consult.id, messages.reschedule_confirmation)
+        return _manage_again(consult, "Choose a new time.", 422)
+    try:
+        move_booking(credential, consult, new_start)
+    except BookingRefused as error:
+        return _manage_again(consult, error.message, error.status)
     return redirect(url_for("booking.manage", done="moved"), code=303)
 
 
-def _email_patient(consult_id: int, build: Any) -> None:
-    clinic = current_clinic()
-    with clinic.db.sessions() as db_session:
-        consult = db_session.get(Consult, consult_id)
-        if consult is not None:
-            notices.send_notice(clinic, consult, request.url_root, build)
+def _manage_again(consult: Consult, message: str, status: int) -> tuple[str, int]:
+    context = _slot_page_context(str(consult.provider_id), None, None)
+    page = render_template(
+        "manage.html",
+        consult=consult,
+        changeable=True,
+        notice=None,
+        errors={"slot": message},
+        **context,
+    )
+    return page, status
 
 
 @bp.app_template_filter("clock_time")

@@ -37,6 +37,8 @@ def record_end(
     """Close the consult in SQL: when, by whom, and how (completed or a no-show)."""
     with db.transaction() as session:
         consult = session.get(Consult, consult_id)
+        if consult is not None and consult.status != ConsultStatus.BOOKED:
+            return  # a terminal status (cancelled, ended, no-show) is never overwritten
         if consult is not None and consult.ended_at is None:
             consult.ended_at = now
             consult.ended_by = by

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from .text_rules import NOT_ALLOWED, is_clean_text
+
 CONDITIONS = (
     "Knee pain",
     "Shoulder pain",
@@ -60,7 +62,7 @@ def normalise_phone(phone: str) -> str | None:
 
 def parse_start(value: Any) -> datetime | None:
     """An ISO 8601 time with an offset; naive times are refused (ambiguous around DST)."""
-    if not isinstance(value, str):
+    if not isinstance(value, str) or not is_clean_text(value):
         return None
     try:
         parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
@@ -74,6 +76,23 @@ def parse_start(value: Any) -> datetime | None:
 def _text(payload: dict[str, Any], key: str) -> str:
     value = payload.get(key)
     return value.strip() if isinstance(value, str) else ""
+
+
+# The patient's free-text reason may span lines; every other field is one line.
+MULTILINE_FIELDS = frozenset({"reason"})
+
+
+def unclean_booking_fields(payload: dict[str, Any]) -> dict[str, str]:
+    """Per-field errors for control or text-direction characters anywhere in a booking."""
+    given = payload.get("patient")
+    patient: dict[str, Any] = given if isinstance(given, dict) else {}
+    texts = {f"patient.{key}": patient.get(key) for key in ("name", "email", "phone")}
+    texts.update({"start": payload.get("start"), "reason": payload.get("reason")})
+    return {
+        field: NOT_ALLOWED
+        for field, value in texts.items()
+        if isinstance(value, str) and not is_clean_text(value, field in MULTILINE_FIELDS)
+    }
 
 
 def parse_booking(payload: dict[str, Any]) -> BookingRequest:
@@ -114,6 +133,8 @@ def parse_booking(payload: dict[str, Any]) -> BookingRequest:
 
     if payload.get("consent") is not True:
         errors["consent"] = "Please agree to a virtual consult to continue."
+
+    errors.update(unclean_booking_fields(payload))
 
     if errors:
         raise InvalidBooking(errors)

@@ -35,7 +35,9 @@ def is_clean_text(text: str, allow_newlines: bool = False) -> bool:
     return unsafe_character(text, allow_newlines) is None
 
 
-def unclean_fields(values: dict[str, object], multiline: frozenset[str] = frozenset()) -> dict[str, str]:
+def unclean_fields(
+    values: dict[str, object], multiline: frozenset[str] = frozenset()
+) -> dict[str, str]:
     """Per-field errors for every string value that carries an unsafe character."""
     return {
         name: NOT_ALLOWED

@@ -128,6 +128,30 @@ def cancellation_notice(n: ConsultNotice) -> EmailMessage:
     return _email(n, letter, invite="CANCEL")
 
 
+def free_consult_already_used(n: ConsultNotice, period: str = "12 months") -> EmailMessage:
+    """Sent instead of a booking confirmation when this email had its free consult recently.
+
+    Only the owner of the address learns why nothing was booked; the website answers the
+    person who asked exactly as it answers a new booking (see booking/flows.py). The request
+    came from someone who may not be the owner, so nothing they typed is repeated here."""
+    letter = _Letter(
+        subject="About your request for a free consult",
+        greeting="Hello,",
+        opening=(
+            f"We received a request to book a free consult on {_long_when(n.start)} "
+            f"with {n.provider_name}, using this email address.",
+            f"You already had your free consult in the last {period}, so we did not book "
+            "this one. We would be glad to see you for treatment: please call the clinic "
+            f"at {n.clinic_phone} to book a visit.",
+            "If you did not make this request, you can ignore this email.",
+        ),
+        details=(),
+        closing=_contact(n),
+        signoff=_signoff(n),
+    )
+    return _email(n, letter, invite=None)
+
+
 def recommendation_summary(
     n: ConsultNotice, recommendation: str, book_url: str, message: str = ""
 ) -> EmailMessage:

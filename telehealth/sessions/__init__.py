@@ -1,5 +1,6 @@
 """Live consults: the waiting room, the call clock and who is connected."""
 
+from .service import LiveRoomClosed, LiveRooms, RoomClosedBecause, close_live_room, live_rooms
 from .state import (
     ClockRules,
     LiveConsult,
@@ -25,17 +26,22 @@ __all__ = [
     "ClockRules",
     "LiveConsult",
     "LiveConsultStore",
+    "LiveRoomClosed",
+    "LiveRooms",
     "Phase",
+    "RoomClosedBecause",
     "Side",
     "StoreBusy",
     "TransitionError",
     "admit",
     "cancel",
     "check_in",
+    "close_live_room",
     "due_warnings",
     "end",
     "is_overdue",
     "join_window",
+    "live_rooms",
     "mark_no_show",
     "patient_no_show_due",
     "provider_no_show_due",

@@ -18,8 +18,17 @@ from sqlalchemy import select
 from ..clinic import Clinic
 from ..db import utcnow
 from ..models import Consult, ConsultStatus
-from ..sessions import Side, due_warnings, patient_no_show_due, provider_no_show_due
-from .rooms import NAMESPACE, close_as_no_show, finish_consult, room_of
+from ..sessions import (
+    LiveConsult,
+    LiveRooms,
+    RoomClosedBecause,
+    Side,
+    due_warnings,
+    patient_no_show_due,
+    provider_no_show_due,
+)
+from ..sessions.service import forget_live_room
+from .rooms import NAMESPACE, close_as_no_show, finish_consult, room_of, tell_room_closed
 
 log = logging.getLogger(__name__)
 
@@ -36,13 +45,15 @@ class ConsultClock:
         self._next_sweep = self._next_no_show_sweep
         self.sweeps: list[Callable[[], object]] = []
         self.outage_handlers: list[Callable[[], object]] = []
+        self.rooms = LiveRooms(clinic.live, [lambda e: tell_room_closed(socketio, clinic, e)])
 
     NO_SHOW_SWEEP = timedelta(seconds=2)
 
     def tick(self, now: datetime) -> None:
         """End overdue calls and send due warnings, each once across all processes."""
         for consult_id in self.clinic.live.overdue_calls(now):
-            finish_consult(self.socketio, self.clinic, consult_id, "clock", "system", now)
+            if self._still_booked(consult_id, now):
+                finish_consult(self.socketio, self.clinic, consult_id, "clock", "system", now)
         self._send_warnings(now)
         if now >= self._next_no_show_sweep:
             self._next_no_show_sweep = now + self.NO_SHOW_SWEEP
@@ -55,17 +66,48 @@ class ConsultClock:
         live, rules = self.clinic.live, self.clinic.live.rules
         for consult_id, starts_at, ends_at in self._unattended(now):
             booked = live.ensure(consult_id, starts_at, ends_at)
+            if booked.starts_at != starts_at:  # moved while Redis was away: start afresh
+                forget_live_room(live, consult_id)
+                booked = live.ensure(consult_id, starts_at, ends_at)
             if patient_no_show_due(booked, now, rules):
                 close_as_no_show(
                     self.socketio, self.clinic, consult_id, Side.PATIENT, "system", now
                 )
         for consult_id in live.waiting_ids():
             waiting = live.get(consult_id)
-            if waiting is not None and provider_no_show_due(waiting, now, rules):
+            if waiting is None or not self._still_booked(consult_id, now, waiting):
+                continue
+            if provider_no_show_due(waiting, now, rules):
                 if close_as_no_show(
                     self.socketio, self.clinic, consult_id, Side.PROVIDER, "system", now
                 ):
                     log.warning("consult %s: provider no-show", consult_id)
+
+    def _still_booked(
+        self, consult_id: int, now: datetime, live: LiveConsult | None = None
+    ) -> bool:
+        """SQL is the truth: a room whose booking was cancelled or moved is closed, not ended.
+
+        Cancel and reschedule close the room themselves; this catches what they could not
+        (Redis unreachable at that moment), so the clock never rewrites a cancelled consult
+        as a no-show, nor trips over the slot it freed."""
+        with self.clinic.db.sessions() as session:
+            row = session.execute(
+                select(Consult.status, Consult.starts_at).where(Consult.id == consult_id)
+            ).first()
+        live = live or self.clinic.live.get(consult_id)
+        if row is None or live is None:
+            return row is not None
+        status, starts_at = row
+        if status == ConsultStatus.CANCELLED:
+            self.rooms.close(consult_id, RoomClosedBecause.CANCELLED, now)
+            return False
+        if status != ConsultStatus.BOOKED:
+            return False  # already over in SQL: the first terminal status stands
+        if starts_at != live.starts_at:
+            self.rooms.close(consult_id, RoomClosedBecause.RESCHEDULED, now)
+            return False
+        return True
 
     def _unattended(self, now: datetime) -> list[tuple[int, datetime, datetime]]:
         rules = self.clinic.live.rules

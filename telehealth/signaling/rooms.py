@@ -11,7 +11,7 @@ from flask_socketio import SocketIO
 from ..clinic import Clinic
 from ..consult.records import record_end
 from ..db import utcnow
-from ..sessions import LiveConsult, Side, TransitionError
+from ..sessions import LiveConsult, LiveRoomClosed, LiveRooms, Side, TransitionError
 from .ice import ice_servers, spend_from_budget, turn_budget_key
 
 NAMESPACE = "/consult"
@@ -190,3 +190,32 @@ def close_as_no_show(
     send_ended(socketio, consult_id, live, NO_SHOW_REASONS[side])
     send_state(socketio, clinic, consult_id)
     return live
+
+
+ROOM_CLOSED_REASONS = {
+    "cancelled": "This consult was cancelled.",
+    "rescheduled": "This consult has moved to a new time. Your email has the details.",
+}
+ROOM_CLOSED_NEXT = {Side.PATIENT: "/consult", Side.PROVIDER: "/staff"}
+
+
+def tell_room_closed(socketio: SocketIO, clinic: Clinic, event: LiveRoomClosed) -> None:
+    """Both sides' open pages learn that the booking was cancelled or moved, and leave."""
+    for side in Side:
+        socketio.emit(
+            "ended",
+            {
+                "by": "patient",
+                "phase": str(event.because),
+                "reason": ROOM_CLOSED_REASONS[str(event.because)],
+                "next_url": ROOM_CLOSED_NEXT[side],
+            },
+            namespace=NAMESPACE,
+            to=room_of(event.consult_id, side),
+        )
+    send_state(socketio, clinic, event.consult_id)
+
+
+def listen_for_closed_rooms(socketio: SocketIO, clinic: Clinic, rooms: LiveRooms) -> None:
+    """Wire the booking side's room closings to the sockets (called once per app)."""
+    rooms.subscribe(lambda event: tell_room_closed(socketio, clinic, event))
