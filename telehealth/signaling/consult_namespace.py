@@ -15,7 +15,7 @@ from flask_socketio import Namespace, join_room
 
 from ..clinic import Clinic
 from ..consult.access import PatientPass, consult_for_credential, consult_for_pass
-from ..consult.records import record_admit, record_check_in, record_denied, record_running_late
+from ..consult.records import record_admit, record_check_in, record_running_late
 from ..db import utcnow
 from ..domain.booking_rules import normalise_phone
 from ..metrics import metrics_of
@@ -337,11 +337,10 @@ class ConsultNamespace(Namespace):
     def _require(self, side: Side) -> Member | None:
         member = self._member()
         if member.side != side:
-            record_denied(
-                self.clinic.db,
+            # Aggregated: a socket repeating a refused event must not write a row each time.
+            self.gate.note_denied(
                 member.actor,
                 f"event:{request.event['message']}",  # type: ignore[attr-defined]
-                member.consult_id,
             )
             return None
         return member

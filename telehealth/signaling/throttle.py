@@ -103,6 +103,11 @@ class ConnectGate:
             log.warning("could not count a refused connect (%s)", type(error).__name__)
         return refused_connection({"code": code, "message": message})
 
+    def note_denied(self, actor: str, target: str) -> None:
+        """Audit a refused event of a connected socket in the aggregate (it is already
+        throttled by its own token bucket, so it does not count against the address)."""
+        self.denied.note(self._client(), actor, target)
+
     def _count(self, client: str, actor: str, target: str, now: float) -> None:
         key = self._refusals_key(client, now)
         with self.clinic.redis.pipeline(transaction=False) as pipe:

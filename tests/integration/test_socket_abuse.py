@@ -9,14 +9,18 @@ tests/e2e/test_socket_abuse.py.
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import pyotp
 import pytest
+from sqlalchemy import select
 
 from telehealth.db import utcnow
 from telehealth.demo import DEMO_ADMIN_TOTP_SECRET
+from telehealth.denied_access import denied_access
 from telehealth.extensions import socketio
+from telehealth.models import AuditEvent
 from telehealth.sessions import Side, TransitionError
 from tests.consults import CHECK_IN, CHECKLIST, instant_consult, patient_client, staff_client
 
@@ -151,3 +155,44 @@ def test_a_device_cap_holds_under_concurrent_joins(demo_clinic):
     assert live.join(consult.id, Side.PATIENT, "newcomer", "phone", now, max_devices=3) == 3
     # Each side has its own cap.
     assert live.join(consult.id, Side.PROVIDER, "desk", "desk", now, max_devices=3) == 1
+
+
+def _denied_rows(clinic: Any) -> list[dict[str, Any]]:
+    with clinic.db.sessions() as session:
+        rows = session.scalars(select(AuditEvent).where(AuditEvent.action == "access.denied"))
+        return [{"actor": row.actor, **row.detail} for row in rows]
+
+
+def test_a_patient_hammering_staff_events_writes_one_audit_row_per_window(app, demo_clinic):
+    """Each refused event used to be its own undeletable row: 20 a second from one link."""
+    consult, patient, _ = in_call(app, demo_clinic)
+    for _ in range(25):  # within the socket's burst of 60 events
+        for event in ("admit", "running_late"):
+            ack = patient.emit(event, CHECKLIST, namespace=NS, callback=True)
+            assert ack["error"]["code"] == "unauthorized", ack
+    window = app.config["DENIED_AUDIT_WINDOW_SECONDS"]
+    denied_access(demo_clinic).write_due(now=time.time() + window)
+    rows = _denied_rows(demo_clinic)
+    assert len(rows) == 1, f"{len(rows)} audit rows for 50 refused events"
+    assert rows[0]["actor"] == f"patient:{consult.id}" and rows[0]["count"] == 50, rows
+    assert rows[0]["targets"] == {"event:admit": 25, "event:running_late": 25}, rows
+
+
+def test_two_sweeping_processes_write_each_window_once(demo_clinic):
+    tally = denied_access(demo_clinic)
+    start = time.time()
+    for n in range(30):
+        tally.note(f"client{n % 3}", "anonymous", "join", now=start)
+    written: list[int] = []
+    sweepers = [
+        threading.Thread(target=lambda: written.append(tally.write_due(now=start + 3600)))
+        for _ in range(4)
+    ]
+    for sweeper in sweepers:
+        sweeper.start()
+    for sweeper in sweepers:
+        sweeper.join(timeout=10)
+    rows = _denied_rows(demo_clinic)
+    assert sum(written) == 3 and len(rows) == 3, (written, rows)
+    assert sorted(row["count"] for row in rows) == [10, 10, 10], rows
+    assert tally.write_due(now=start + 7200) == 0
