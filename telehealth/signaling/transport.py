@@ -12,7 +12,8 @@ limit. Three guards close that:
 - `/socket.io/` answers only websocket upgrades (the server is websocket-only): any other
   request is refused here before Engine.IO, with no body read.
 
-Malformed Socket.IO packets cost one warning line and the connection, never a traceback.
+Malformed Engine.IO and Socket.IO packets cost one warning line and the connection, never
+a traceback.
 """
 
 from __future__ import annotations
@@ -60,7 +61,28 @@ def cap_websocket_messages(server: socketio.Server, max_message_bytes: int) -> N
             environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
             return super().__call__(environ, start_response)
 
+        def wait(self) -> Any:
+            """The next message; None (the client hung up) for one Engine.IO cannot read,
+            which it would otherwise fail on with a traceback."""
+            message = super().wait()
+            fault = engineio_malformation(message)
+            if fault is None:
+                return message
+            log.warning("malformed Engine.IO packet (%s): connection closed", fault)
+            return None
+
     eio._async = {**eio._async, "websocket": CappedWebSocket}  # noqa: SLF001
+
+
+def engineio_malformation(message: Any) -> str | None:
+    """What Engine.IO's decoder would fail on in a websocket message, or None. (A type
+    digit it does not know, 7 to 9, it ignores by itself.)"""
+    if isinstance(message, str):
+        if not message:
+            return "empty packet"
+        if message[0] not in "0123456789":
+            return "unknown packet type"  # including "b": base64 is for long-polling only
+    return None
 
 
 def is_websocket_upgrade(environ: dict[str, Any]) -> bool:
@@ -138,12 +160,21 @@ def malformation(server: socketio.Server, data: Any) -> str | None:
 
     if not isinstance(data, str):
         return "unexpected binary data"  # our protocol is JSON only
+    if not data:
+        return "empty packet"
     try:
         decoded = server.packet_class(encoded_packet=data)
     except Exception:  # noqa: BLE001 - whatever the decoder trips on, the packet is bad
         return "unreadable"
-    if decoded.packet_type in (packet.BINARY_EVENT, packet.BINARY_ACK):
+    kind, payload = decoded.packet_type, decoded.data
+    if kind in (packet.BINARY_EVENT, packet.BINARY_ACK):
         return "unexpected binary packet"
-    if decoded.packet_type not in (packet.CONNECT, packet.DISCONNECT, packet.EVENT, packet.ACK):
+    if kind not in (packet.CONNECT, packet.DISCONNECT, packet.EVENT, packet.ACK):
         return "unexpected packet type"
+    if kind == packet.EVENT and not (payload and isinstance(payload, list)):
+        return "event without a name"
+    if kind == packet.ACK and not isinstance(payload, list):
+        return "acknowledgement without arguments"
+    if kind == packet.CONNECT and not (payload is None or isinstance(payload, dict)):
+        return "connect with a payload that is not an object"
     return None
