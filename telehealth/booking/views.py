@@ -18,11 +18,12 @@ from flask import (
 from sqlalchemy import select
 
 from ..clinic import current_clinic
+from ..consult.outcomes import outcome_of
 from ..db import utcnow
 from ..domain.availability import CLINIC_TZ
 from ..domain.booking_rules import CONDITIONS, InvalidBooking, parse_start
 from ..extensions import limiter
-from ..models import COLLEGES, Consult, Provider
+from ..models import COLLEGES, RECOMMENDATION_LABELS, Consult, Provider
 from ..notify.links import request_link
 from .flows import cancel_booking, move_booking, place_booking
 from .presenters import clock_time, day_heading, group_by_day
@@ -286,6 +287,8 @@ def manage() -> Any:
     return render_template(
         "manage.html",
         consult=consult,
+        outcome=outcome_of(current_clinic().db, consult.id),
+        recommendation_labels=RECOMMENDATION_LABELS,
         changeable=can_change(consult, utcnow()),
         notice=request.args.get("done"),
         errors=errors,

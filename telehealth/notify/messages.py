@@ -153,21 +153,25 @@ def free_consult_already_used(n: ConsultNotice, period: str = "12 months") -> Em
 
 
 def recommendation_summary(
-    n: ConsultNotice, recommendation: str, book_url: str, message: str = ""
+    n: ConsultNotice, recommendation: str, book_url: str, has_note: bool = False
 ) -> EmailMessage:
-    """After the consult: what the physiotherapist recommends and how to book it."""
+    """After the consult: what the physiotherapist recommends and how to book it. The
+    physiotherapist's own note is never in the email (the address was never verified):
+    it waits behind the patient's manage link."""
     opening = [
         f"Thank you for your free consult with {n.provider_name}.",
         f"Our recommendation: {recommendation}.",
     ]
-    if message.strip():
-        opening.append(f"A note from {n.provider_name}: {message.strip()}")
+    links = [_Link("Book your treatment", book_url)] if book_url else []
+    if has_note:
+        opening.append(f"{n.provider_name} left you a note; read it on your consult page.")
+        links.append(_Link("Read the note from your physiotherapist", n.manage_url))
     letter = _Letter(
         subject=f"Your consult recommendation from {_one_line(n.clinic_name)}"[:69],
         greeting=_greeting(n),
         opening=tuple(opening),
         details=(),
-        links=(_Link("Book your treatment", book_url),) if book_url else (),
+        links=tuple(links),
         closing=_contact(n),
         signoff=_signoff(n),
     )

@@ -494,7 +494,9 @@ def _email_recommendation(consult_id: int, form: outcomes.OutcomeForm) -> bool:
     label = RECOMMENDATION_LABELS[form.recommendation]
 
     def build(notice: messages.ConsultNotice) -> messages.EmailMessage:
-        return messages.recommendation_summary(notice, label.lower(), link, form.message_to_patient)
+        return messages.recommendation_summary(
+            notice, label.lower(), link, has_note=bool(form.message_to_patient.strip())
+        )
 
     build.__name__ = "recommendation_summary"
     with clinic.db.sessions() as db_session:
