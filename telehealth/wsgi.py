@@ -2,6 +2,9 @@
 
 gunicorn's gevent worker monkey-patches before loading this module; each worker process
 runs its own consult clock and reminder sender (Redis makes them act once between them).
+The transport limits (64 KiB websocket messages cut off as they arrive, websocket-only
+/socket.io/, bounded request bodies) come with the app, so gunicorn applies them too; the
+Dockerfile bounds the request head with gunicorn's own --limit-request-* options.
 """
 
 from __future__ import annotations

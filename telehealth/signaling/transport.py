@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from typing import Any
+from urllib.parse import parse_qs
 
 import socketio
 from engineio.async_drivers._websocket_wsgi import SimpleWebSocketWSGI
@@ -34,9 +35,11 @@ WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 def cap_websocket_messages(server: socketio.Server, max_message_bytes: int) -> None:
     """Build every websocket of this server with a message cap and without compression.
 
-    Engine.IO has no public option for either: its driver's websocket class, the one
-    documented way it builds a websocket, is replaced for this server only (the drivers'
-    table is shared, so it is copied, never changed in place)."""
+    Engine.IO offers no option and no public hook for either (its own size check runs
+    on whole messages), so the websocket class of its driver table, a private attribute,
+    is replaced for this server only: the table, shared by all servers, is copied rather
+    than changed. Checked here at start-up, so that an Engine.IO that builds websockets
+    differently stops the process instead of silently losing the cap."""
     eio = server.eio
     driver_websocket = eio._async["websocket"]  # noqa: SLF001 - no public hook, see above
     if not (
@@ -71,6 +74,9 @@ def cap_websocket_messages(server: socketio.Server, max_message_bytes: int) -> N
             log.warning("malformed Engine.IO packet (%s): connection closed", fault)
             return None
 
+    probe = CappedWebSocket(None, eio)
+    if getattr(probe, "server_args", {}).get("max_message_size") != max_message_bytes:
+        raise RuntimeError("cannot cap websocket messages: simple-websocket is not configurable")
     eio._async = {**eio._async, "websocket": CappedWebSocket}  # noqa: SLF001
 
 
@@ -90,7 +96,7 @@ def is_websocket_upgrade(environ: dict[str, Any]) -> bool:
     return (
         environ.get("REQUEST_METHOD") == "GET"
         and environ.get("HTTP_UPGRADE", "").lower() == "websocket"
-        and "transport=websocket" in environ.get("QUERY_STRING", "")
+        and parse_qs(environ.get("QUERY_STRING", "")).get("transport") == ["websocket"]
         and environ.get("CONTENT_LENGTH", "0") in ("", "0")
         and "chunked" not in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
     )
