@@ -37,7 +37,7 @@ def create_app(config: Config | None = None, **overrides: Any) -> Flask:
     app.extensions["clinic"] = clinic
     from . import metrics, web_sessions
 
-    web_sessions.init_app(app, clinic.redis_url)
+    web_sessions.init_app(app, clinic.db)
 
     metrics.init_app(app)
     _init_extensions(app, clinic.redis_url)

@@ -12,6 +12,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     Time,
@@ -204,6 +205,22 @@ class StaffUser(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     provider: Mapped[Provider | None] = relationship()
+
+
+class WebSession(Base):
+    """A browser's session, kept on the server; the cookie holds only a random id.
+
+    In SQL rather than Redis so that a Redis restart (it keeps no files) logs nobody out,
+    and a revoked session stays revoked. Only a SHA-256 of the id is stored, so a database
+    dump holds no usable session."""
+
+    __tablename__ = "web_sessions"
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    staff_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_users.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
 class AuditEvent(Base):

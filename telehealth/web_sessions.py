@@ -1,51 +1,79 @@
-"""Browser sessions kept on the server (Flask-Session on our Redis).
+"""Browser sessions kept on the server, through Flask-Session's session interface.
 
 The cookie holds only a random id. Logging out, changing a password, an admin's reset and
 disabling an account delete the session on the server, so a copied cookie dies with it.
+Sessions are rows in SQL (`WebSession`): Redis keeps no files, and a Redis restart must
+neither log a physiotherapist out mid-consult nor bring a revoked session back.
 """
 
 from __future__ import annotations
 
-import logging
-from typing import Any, cast
+import hashlib
+from datetime import timedelta
+from typing import Any
 
-import redis
-from flask import Flask, Response, current_app, request, session
-from flask_session.redis import RedisSessionInterface
+from flask import Flask, Response, request, session
+from flask_session.base import ServerSideSession, ServerSideSessionInterface
+from sqlalchemy import delete, select, update
 
-log = logging.getLogger(__name__)
+from .db import Database, utcnow
+from .models import WebSession
 
-KEY_PREFIX = "th:session:"
-# Patients' and anonymous sessions live this long after their last request; a staff
-# session also ends after STAFF_IDLE_MINUTES without a request (see staff/auth.py).
+# How long a session lives after it was last written; a staff session also ends after
+# STAFF_IDLE_SECONDS without a request (staff/auth.py keeps it written while in use).
 SESSION_LIFETIME_SECONDS = 3 * 60 * 60
 _PRIVATE_PREFIXES = ("/join", "/manage", "/staff", "/admin", "/api/v1/staff")
 
 
-def _staff_index(user_id: int) -> str:
-    return f"th:staff-sessions:{user_id}"
+def id_hash(sid: str) -> str:
+    """What the database keeps of a session id: a dump of it opens no session."""
+    return hashlib.sha256(sid.encode()).hexdigest()
 
 
-class ClinicSessionInterface(RedisSessionInterface):
-    """Flask-Session's Redis sessions; during a Redis outage a visitor is simply logged out
-    (a fresh, unsaved session) instead of getting an error page."""
+def _staff_id_of(data: ServerSideSession) -> int | None:
+    user_id = data.get("_user_id")
+    return int(user_id) if isinstance(user_id, str | int) and str(user_id).isdigit() else None
+
+
+class SqlSessionInterface(ServerSideSessionInterface):
+    """Flask-Session's server-side sessions (cookie, id, serializer, regenerate) stored in
+    our SQL database, one row a session."""
+
+    session_class = ServerSideSession
+    ttl = True  # expired rows are never read; the daily purge deletes them
+
+    def __init__(self, app: Flask, db: Database) -> None:
+        self.db = db
+        super().__init__(app, key_prefix="", use_signer=False, permanent=True)
 
     def _retrieve_session_data(self, store_id: str) -> dict[str, Any] | None:
-        try:
-            return super()._retrieve_session_data(store_id)
-        except redis.RedisError:
-            log.warning("session store unavailable; treating the visitor as new")
-            return None
+        with self.db.sessions() as db_session:
+            data = db_session.scalar(
+                select(WebSession.data).where(
+                    WebSession.id_hash == id_hash(store_id), WebSession.expires_at > utcnow()
+                )
+            )
+        return dict(self.serializer.decode(data)) if data is not None else None  # type: ignore[union-attr]
 
-    def _upsert_session(self, session_lifetime: Any, session: Any, store_id: str) -> None:
-        try:
-            super()._upsert_session(session_lifetime, session, store_id)
-        except redis.RedisError:
-            log.warning("session store unavailable; this session was not saved")
+    def _delete_session(self, store_id: str) -> None:
+        with self.db.transaction() as db_session:
+            db_session.execute(delete(WebSession).where(WebSession.id_hash == id_hash(store_id)))
 
-
-def session_key(sid: str) -> str:
-    return KEY_PREFIX + sid
+    def _upsert_session(
+        self, session_lifetime: timedelta, session: ServerSideSession, store_id: str
+    ) -> None:
+        values = {
+            "data": self.serializer.encode(session),  # type: ignore[union-attr]
+            "staff_id": _staff_id_of(session),
+            "expires_at": utcnow() + session_lifetime,
+        }
+        key = id_hash(store_id)
+        with self.db.transaction() as db_session:
+            changed = db_session.execute(
+                update(WebSession).where(WebSession.id_hash == key).values(**values)
+            ).rowcount  # type: ignore[attr-defined]
+            if not changed:
+                db_session.add(WebSession(id_hash=key, **values))
 
 
 def current_session_id() -> str:
@@ -54,41 +82,44 @@ def current_session_id() -> str:
 
 def renew_session_id() -> None:
     """A fresh id for the session (at login): an id planted before login is worth nothing.
-    The old id's data is deleted on the server."""
+    The old id's row is deleted."""
+    from flask import current_app
+
     current_app.session_interface.regenerate(session)  # type: ignore[attr-defined]
 
 
-def remember_staff_session(store: redis.Redis, user_id: int, sid: str) -> None:
-    """Index the session under its staff member, so every one of them can be revoked."""
-    index = _staff_index(user_id)
-    pipe = store.pipeline()
-    pipe.sadd(index, sid)
-    pipe.expire(index, SESSION_LIFETIME_SECONDS)
-    pipe.execute()
+def delete_session(db: Database, sid: str) -> None:
+    with db.transaction() as db_session:
+        db_session.execute(delete(WebSession).where(WebSession.id_hash == id_hash(sid)))
 
 
-def revoke_staff_sessions(store: redis.Redis, user_id: int, keep: str = "") -> int:
-    """Delete every server-side session of this staff member (but `keep`); returns how many."""
-    index = _staff_index(user_id)
-    members = cast(set[Any], store.smembers(index))
-    sids = [s.decode() if isinstance(s, bytes) else str(s) for s in members]
-    doomed = [sid for sid in sids if sid != keep]
-    pipe = store.pipeline()
-    for sid in doomed:
-        pipe.delete(session_key(sid))
-        pipe.srem(index, sid)
-    pipe.execute()
-    return len(doomed)
+def revoke_staff_sessions(db: Database, staff_id: int, keep: str = "") -> int:
+    """Delete every session of this staff member (but `keep`); returns how many."""
+    query = delete(WebSession).where(WebSession.staff_id == staff_id)
+    if keep:
+        query = query.where(WebSession.id_hash != id_hash(keep))
+    with db.transaction() as db_session:
+        return int(db_session.execute(query).rowcount)  # type: ignore[attr-defined]
 
 
-def live_session_ids(store: redis.Redis, sids: list[str]) -> set[str]:
-    """Which of these session ids still exist on the server (one round trip)."""
+def live_session_ids(db: Database, sids: list[str]) -> set[str]:
+    """Which of these session ids are still valid (one query)."""
     if not sids:
         return set()
-    pipe = store.pipeline()
-    for sid in sids:
-        pipe.exists(session_key(sid))
-    return {sid for sid, alive in zip(sids, pipe.execute(), strict=True) if alive}
+    by_hash = {id_hash(sid): sid for sid in sids}
+    with db.sessions() as db_session:
+        alive = db_session.scalars(
+            select(WebSession.id_hash).where(
+                WebSession.id_hash.in_(by_hash), WebSession.expires_at > utcnow()
+            )
+        )
+        return {by_hash[h] for h in alive}
+
+
+def purge_expired_sessions(db: Database) -> int:
+    with db.transaction() as db_session:
+        gone = db_session.execute(delete(WebSession).where(WebSession.expires_at <= utcnow()))
+        return int(gone.rowcount)  # type: ignore[attr-defined]
 
 
 def session_id_of_environ(environ: dict[str, Any], cookie_name: str) -> str:
@@ -107,11 +138,10 @@ def never_cache_private_pages(response: Response) -> Response:
     return response
 
 
-def init_app(app: Flask, redis_url: str) -> None:
+def init_app(app: Flask, db: Database) -> None:
     app.config["PERMANENT_SESSION_LIFETIME"] = SESSION_LIFETIME_SECONDS
-    # Session data is msgpack (bytes): this client must not decode replies as text.
-    store = redis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
-    app.session_interface = ClinicSessionInterface(
-        app, client=store, key_prefix=KEY_PREFIX, use_signer=False, permanent=True
-    )
+    # Written when changed, not on every request: staff/auth.py rewrites a staff session
+    # at most every 30 s while it is in use, which also keeps its cookie alive.
+    app.config["SESSION_REFRESH_EACH_REQUEST"] = False
+    app.session_interface = SqlSessionInterface(app, db)
     app.after_request(never_cache_private_pages)

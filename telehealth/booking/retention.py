@@ -34,6 +34,9 @@ def purge_if_due(clinic: Any, now: datetime) -> tuple[int, int] | None:
     day = now.astimezone(UTC).date().isoformat()
     if not clinic.redis.set(f"th:retention-purge:{day}", "1", nx=True, ex=2 * 24 * 3600):
         return None
+    from ..web_sessions import purge_expired_sessions
+
+    purge_expired_sessions(clinic.db)
     keep = timedelta(days=int(clinic.config["RETENTION_DAYS"]))
     with clinic.db.transaction() as session:
         return purge_expired(session, now - keep)

@@ -107,7 +107,7 @@ def cut_disabled_staff(app: Flask) -> int:
         sid: session_id_of_environ(socketio.server.get_environ(sid, namespace) or {}, cookie_name)
         for sid, namespace, _ in sockets
     }
-    alive = live_session_ids(clinic.redis, [login for login in login_of.values() if login])
+    alive = live_session_ids(clinic.db, [login for login in login_of.values() if login])
     cut = 0
     for sid, namespace, staff_id in sockets:
         if staff_id in disabled or login_of[sid] not in alive:

@@ -1,8 +1,8 @@
 """Staff sessions with Flask-Login: who is logged in, and what their role lets them do.
 
-Sessions live on the server (telehealth/web_sessions.py); this module indexes each staff
-session under its person so that logout, a password change, a reset or disabling the
-account can delete them all.
+Sessions live on the server (telehealth/web_sessions.py), each row marked with its staff
+member, so that logout, a password change, a reset or disabling the account can delete
+them all.
 """
 
 from __future__ import annotations
@@ -58,9 +58,6 @@ def start_staff_session(user: StaffUser) -> None:
     session.clear()
     session[LAST_SEEN_KEY] = time.time()
     login_user(StaffSession(user))
-    web_sessions.remember_staff_session(
-        current_clinic().redis, user.id, web_sessions.current_session_id()
-    )
 
 
 def end_staff_session() -> None:
@@ -69,14 +66,13 @@ def end_staff_session() -> None:
     logout_user()
     session.clear()
     if staff is not None:
-        clinic = current_clinic()
-        clinic.redis.delete(web_sessions.session_key(web_sessions.current_session_id()))
+        web_sessions.delete_session(current_clinic().db, web_sessions.current_session_id())
 
 
 def revoke_sessions_of(user_id: int, keep_current: bool = False) -> int:
     """End every session of this staff member (a password change keeps the one making it)."""
     keep = web_sessions.current_session_id() if keep_current else ""
-    return web_sessions.revoke_staff_sessions(current_clinic().redis, user_id, keep)
+    return web_sessions.revoke_staff_sessions(current_clinic().db, user_id, keep)
 
 
 def _end_idle_staff_session() -> None:

@@ -93,7 +93,7 @@ def test_code_step_without_a_recent_password_step_is_refused(app, demo_clinic):
     assert client.get("/admin").status_code == 302
     _password_step(client)
     with client.session_transaction() as session:  # the password step was six minutes ago
-        session["login_pending"]["at"] = time.time() - 360
+        session["login_pending"] = {**session["login_pending"], "at": time.time() - 360}
     client.post("/staff/login/totp", data={"csrf_token": token, "code": code})
     assert client.get("/admin").status_code == 302
 
@@ -359,3 +359,27 @@ def test_metrics_need_the_token_from_outside(app_factory, demo_clinic):
     right = {"Authorization": "Bearer " + "m" * 40}
     ok = app.test_client().get("/metrics", environ_base=outsider, headers=right)
     assert ok.status_code == 200 and b"telehealth_" in ok.data
+
+
+def test_a_redis_restart_neither_logs_staff_out_nor_brings_a_revoked_session_back(
+    app, demo_clinic
+):
+    """Redis keeps no files: sessions live in SQL, so its restart changes nothing here."""
+    working, stolen_client = staff_client(app), staff_client(app)
+    stolen = _session_cookie(stolen_client)
+    stolen_client.post("/staff/logout", data={"csrf_token": _csrf(stolen_client, "/staff")})
+    demo_clinic.redis.flushdb()
+    assert working.get("/staff").status_code == 200
+    replay = app.test_client()
+    replay.set_cookie("session", stolen)
+    assert replay.get("/staff").status_code == 302
+
+
+def test_the_database_holds_no_usable_session_id(app, demo_clinic):
+    from telehealth.models import WebSession
+
+    client = staff_client(app)
+    sid = _session_cookie(client)
+    with demo_clinic.db.sessions() as session:
+        stored = list(session.scalars(select(WebSession.id_hash)))
+    assert stored and sid not in stored
