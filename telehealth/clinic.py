@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -11,13 +12,16 @@ import redis
 from flask import current_app
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
+from sqlalchemy.exc import SQLAlchemyError
 
+from .config import POLICY_OVERRIDES
 from .db import Database
 from .domain.availability import ConsultRules
 from .embedded_redis import ensure_embedded_redis
 from .models import ConsultSettings
 from .notify.mailer import Mailer, mailer_from_config
-from .sessions import ClockRules, LiveConsultStore
+from .sessions import ConsultPolicy, LiveConsultStore
+from .sessions.policy import consult_policy
 
 
 def resolve_redis_url(configured: str, instance_path: Path) -> str:
@@ -37,19 +41,30 @@ def redis_client(url: str) -> redis.Redis:
     )
 
 
-def clock_rules(config: dict[str, Any]) -> ClockRules:
-    """The live consult's clock from config (seconds, so tests can shrink it)."""
-    warnings = tuple(
-        timedelta(seconds=float(w)) for w in str(config["CALL_WARNING_SECONDS"]).split(",") if w
-    )
-    return ClockRules(
-        length=timedelta(seconds=config["CALL_LENGTH_SECONDS"]),
-        warnings=warnings,
-        grace=timedelta(seconds=config["CALL_GRACE_SECONDS"]),
-        lobby_opens=timedelta(seconds=config["LOBBY_OPENS_SECONDS"]),
-        rejoin_window=timedelta(seconds=config["REJOIN_WINDOW_SECONDS"]),
-        no_show_after=timedelta(seconds=config["NO_SHOW_SECONDS"]),
-    )
+class PolicySource:
+    """The consult policy from the admin's settings, re-read at most every few seconds (the
+    clock asks on every tick)."""
+
+    FRESH_SECONDS = 5.0
+
+    def __init__(self, db: Database, overrides: dict[str, Any]) -> None:
+        self.db = db
+        self.overrides = {name: overrides.get(name) for name in POLICY_OVERRIDES}
+        self._cached: tuple[float, ConsultPolicy] | None = None
+
+    def __call__(self) -> ConsultPolicy:
+        now = time.monotonic()
+        if self._cached is None or now - self._cached[0] > self.FRESH_SECONDS:
+            self._cached = (now, consult_policy(self._lobby_minutes(), self.overrides))
+        return self._cached[1]
+
+    def _lobby_minutes(self) -> int | None:
+        try:
+            with self.db.sessions() as session:
+                settings = session.get(ConsultSettings, 1)
+        except SQLAlchemyError:  # before migrations, or SQL briefly away: the defaults
+            return None
+        return settings.lobby_opens_minutes if settings else None
 
 
 @dataclass
@@ -65,13 +80,14 @@ class Clinic:
     def from_config(cls, config: dict[str, Any]) -> Clinic:
         redis_url = resolve_redis_url(config["REDIS_URL"], Path(config["INSTANCE_PATH"]))
         client = redis_client(redis_url)
+        db = Database(config["DATABASE_URL"])
         return cls(
             config=config,
-            db=Database(config["DATABASE_URL"]),
+            db=db,
             redis=client,
             redis_url=redis_url,
             mailer=mailer_from_config(config["SMTP_URL"], Path(config["OUTBOX_PATH"])),
-            live=LiveConsultStore(client, clock_rules(config)),
+            live=LiveConsultStore(client, PolicySource(db, config)),
         )
 
     def consult_rules(self) -> ConsultRules:

@@ -42,6 +42,15 @@ def dev_secret_key(instance_path: Path, name: str = "secret_key") -> str:
     return key_file.read_text().strip()
 
 
+POLICY_OVERRIDES = (
+    "CALL_LENGTH_SECONDS",
+    "CALL_WARNING_SECONDS",
+    "CALL_GRACE_SECONDS",
+    "LOBBY_OPENS_SECONDS",
+    "NO_SHOW_SECONDS",
+    "REJOIN_WINDOW_SECONDS",
+    "JOIN_VALID_AFTER_END_SECONDS",
+)
 PRODUCTION_SECRETS = ("SECRET_KEY", "MEDIA_SERVICE_TOKEN", "TURN_SECRET")
 MIN_SECRET_BYTES = 32
 GENERATE_HINT = "python3 -c 'import secrets; print(secrets.token_hex(32))'"
@@ -109,12 +118,10 @@ class Config:
         self.STAFF_IDLE_SECONDS = _int("STAFF_IDLE_MINUTES", 30) * 60
         self.WTF_CSRF_TIME_LIMIT = None
         # The live consult's clock; tests shrink these to seconds.
-        self.CALL_LENGTH_SECONDS = _float("CALL_LENGTH_SECONDS", 20 * 60)
-        self.CALL_WARNING_SECONDS = os.environ.get("CALL_WARNING_SECONDS", "300,60")
-        self.CALL_GRACE_SECONDS = _float("CALL_GRACE_SECONDS", 5)
-        self.LOBBY_OPENS_SECONDS = _float("LOBBY_OPENS_SECONDS", 10 * 60)
-        self.NO_SHOW_SECONDS = _float("NO_SHOW_SECONDS", 10 * 60)
-        self.REJOIN_WINDOW_SECONDS = _float("REJOIN_WINDOW_SECONDS", 2 * 60)
+        # Overrides of the consult policy (telehealth/sessions/policy.py), in seconds; unset,
+        # the admin's settings and ConsultPolicy's defaults apply. Tests shrink times here.
+        for name in POLICY_OVERRIDES:
+            setattr(self, name, os.environ.get(name) or None)
         self.CLOCK_TICK_SECONDS = _float("CLOCK_TICK_SECONDS", 0.5)
         # ICE: STUN/TURN URLs (comma separated) and coturn's use-auth-secret.
         self.STUN_URLS = os.environ.get("STUN_URLS", "")

@@ -37,6 +37,7 @@ def notice_for(clinic: Clinic, consult: Consult, root_url: str) -> ConsultNotice
         clinic_phone=clinic.config["CLINIC_PHONE"],
         ics_uid=f"consult-{consult.id}@{host}",
         ics_sequence=consult.ics_sequence,
+        lobby_opens_minutes=round(clinic.live.rules.lobby_opens.total_seconds() / 60),
     )
 
 

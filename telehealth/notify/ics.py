@@ -10,7 +10,8 @@ from icalendar import Alarm, Calendar, Event, vCalAddress, vText
 
 CLINIC_TIMEZONE = ZoneInfo("America/Toronto")
 PRODID = "-//Telehealth Physiotherapy//Free Consult Booking//EN"
-ALARM_BEFORE = timedelta(minutes=15)
+# The alarm rings when the waiting room opens (the clinic's lobby setting).
+ALARM_BEFORE = timedelta(minutes=10)
 
 InviteMethod = Literal["REQUEST", "CANCEL"]
 
@@ -30,6 +31,7 @@ def consult_invite(
     attendee_name: str,
     method: InviteMethod = "REQUEST",
     now: datetime | None = None,
+    alarm_before: timedelta = ALARM_BEFORE,
 ) -> bytes:
     """One consult as an iCalendar invite (REQUEST) or withdrawal (CANCEL)."""
     _require_aware(start, "start")
@@ -59,7 +61,7 @@ def consult_invite(
         _calendar_address(attendee_email, attendee_name, ROLE="REQ-PARTICIPANT", RSVP="FALSE"),
     )
     if method == "REQUEST":
-        event.add_component(_heads_up_alarm())
+        event.add_component(_heads_up_alarm(alarm_before))
 
     calendar = Calendar()
     calendar.add("prodid", PRODID)
@@ -96,9 +98,13 @@ def _calendar_address(email: str, name: str, **params: str) -> vCalAddress:
     return address
 
 
-def _heads_up_alarm() -> Alarm:
+def _heads_up_alarm(before: timedelta) -> Alarm:
+    minutes = round(before.total_seconds() / 60)
     alarm = Alarm()
     alarm.add("action", "DISPLAY")
-    alarm.add("description", "Your free physiotherapy consult starts in 15 minutes")
-    alarm.add("trigger", -ALARM_BEFORE)
+    alarm.add(
+        "description",
+        f"Your free physiotherapy consult starts in {minutes} minutes: the waiting room is open",
+    )
+    alarm.add("trigger", -before)
     return alarm

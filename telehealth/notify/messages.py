@@ -6,7 +6,7 @@ Nothing clinical goes in here: a ConsultNotice has no reason-for-visit field on 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
@@ -50,6 +50,8 @@ class ConsultNotice:
     clinic_phone: str
     ics_uid: str  # stable per consult, e.g. "consult-12@<host>"
     ics_sequence: int
+    # When the waiting room opens, from the consult policy: emails and the alarm say so.
+    lobby_opens_minutes: int = LOBBY_OPENS_MINUTES
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,7 @@ def booking_confirmation(n: ConsultNotice) -> EmailMessage:
         ),
         details=_details(n),
         links=_call_links(n),
-        checklist=_checklist(),
+        checklist=_checklist(n),
         closing=_contact(n),
         signoff=_signoff(n),
     )
@@ -104,7 +106,7 @@ def reschedule_confirmation(n: ConsultNotice) -> EmailMessage:
         ),
         details=_details(n),
         links=_call_links(n),
-        checklist=_checklist(),
+        checklist=_checklist(n),
         closing=_contact(n),
         signoff=_signoff(n),
     )
@@ -189,7 +191,7 @@ def reminder(n: ConsultNotice, hours_before: int) -> EmailMessage:
         opening=(f"Just a friendly reminder: your free physiotherapy consult is {soon}.",),
         details=_details(n),
         links=_call_links(n),
-        checklist=_checklist(),
+        checklist=_checklist(n),
         closing=_contact(n),
         signoff=_signoff(n),
     )
@@ -216,18 +218,18 @@ def _call_links(n: ConsultNotice) -> tuple[_Link, ...]:
         _Link(
             "Join your consult",
             n.join_url,
-            f"The link works from {LOBBY_OPENS_MINUTES} minutes before your start time.",
+            f"The link works from {n.lobby_opens_minutes} minutes before your start time.",
         ),
         _Link("Need to cancel or pick a different time?", n.manage_url),
     )
 
 
-def _checklist() -> tuple[str, ...]:
+def _checklist(n: ConsultNotice) -> tuple[str, ...]:
     # Ontario-registered physiotherapists may only see patients who are in Ontario.
     return (
         "Find a quiet, private place, and please be in Ontario for the call.",
         "Use a phone, tablet or computer with a working camera and microphone.",
-        f"Open the join link up to {LOBBY_OPENS_MINUTES} minutes early to check your "
+        f"Open the join link up to {n.lobby_opens_minutes} minutes early to check your "
         "camera and sound.",
     )
 
@@ -347,6 +349,7 @@ def _invite(n: ConsultNotice, method: InviteMethod) -> bytes:
         attendee_email=n.patient_email,
         attendee_name=n.patient_name,
         method=method,
+        alarm_before=timedelta(minutes=n.lobby_opens_minutes),
     )
 
 
@@ -356,7 +359,7 @@ def _invite_description(n: ConsultNotice, method: InviteMethod) -> str:
     return (
         f"Your free {_minutes(n)}-minute video consult with {n.provider_name}.\n\n"
         f"Join: {n.join_url}\n"
-        f"The link works from {LOBBY_OPENS_MINUTES} minutes before your start time.\n\n"
+        f"The link works from {n.lobby_opens_minutes} minutes before your start time.\n\n"
         f"Cancel or reschedule: {n.manage_url}\n"
         f"Questions? Call {n.clinic_phone}."
     )

@@ -3,6 +3,7 @@
 from .service import LiveRoomClosed, LiveRooms, RoomClosedBecause, close_live_room, live_rooms
 from .state import (
     ClockRules,
+    ConsultPolicy,
     LiveConsult,
     Phase,
     Side,
@@ -24,6 +25,7 @@ from .store import LiveConsultStore, StoreBusy
 
 __all__ = [
     "ClockRules",
+    "ConsultPolicy",
     "LiveConsult",
     "LiveConsultStore",
     "LiveRoomClosed",

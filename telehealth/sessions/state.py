@@ -10,6 +10,7 @@ __all__ = [
     "ENDERS",
     "LATE_MINUTES",
     "ClockRules",
+    "ConsultPolicy",
     "LiveConsult",
     "Phase",
     "Side",
@@ -63,16 +64,26 @@ LATE_MINUTES = frozenset({5, 10, 15})
 
 
 @dataclass(frozen=True)
-class ClockRules:
-    """The clinic's timing rules for a free consult."""
+class ConsultPolicy:
+    """The clinic's rules for a live consult, in one place. The defaults here are the only
+    ones; telehealth/sessions/policy.py builds the clinic's from the admin's settings."""
 
-    length: timedelta = timedelta(minutes=20)
+    # None: the call lasts as long as the booked slot (the admin's consult length).
+    length: timedelta | None = None
     warnings: tuple[timedelta, ...] = (timedelta(minutes=5), timedelta(minutes=1))
     grace: timedelta = timedelta(seconds=5)
     lobby_opens: timedelta = timedelta(minutes=10)
     rejoin_window: timedelta = timedelta(minutes=2)
     no_show_after: timedelta = timedelta(minutes=10)
     join_valid_after_end: timedelta = timedelta(minutes=15)
+
+    def call_length(self, c: LiveConsult) -> timedelta:
+        """A full consult from admission, however late it started."""
+        return self.length or (c.ends_at_booked - c.starts_at)
+
+
+# The name the rest of the code grew up with; one class, one set of defaults.
+ClockRules = ConsultPolicy
 
 
 @dataclass(frozen=True)
@@ -137,8 +148,9 @@ def admit(c: LiveConsult, now: datetime, rules: ClockRules) -> LiveConsult:
         raise TransitionError("already_admitted", f"consult {c.consult_id} is already in call")
     if c.phase is not Phase.WAITING:
         raise TransitionError("not_waiting", "the patient has not checked in yet")
-    # The free consult is a full `length` from admission, however late it started.
-    return replace(c, phase=Phase.IN_CALL, admitted_at=now, call_ends_at=now + rules.length)
+    return replace(
+        c, phase=Phase.IN_CALL, admitted_at=now, call_ends_at=now + rules.call_length(c)
+    )
 
 
 def end(c: LiveConsult, now: datetime, by: str) -> LiveConsult:

@@ -140,13 +140,17 @@ class LiveConsultStore:
     """Shared live consults: every transition is atomic across processes."""
 
     def __init__(
-        self, redis_client: redis.Redis, rules: ClockRules, key_prefix: str = "th"
+        self,
+        redis_client: redis.Redis,
+        rules: ClockRules | Callable[[], ClockRules],
+        key_prefix: str = "th",
     ) -> None:
         if not redis_client.get_connection_kwargs().get("decode_responses"):
             # Decoding in one place beats sprinkling bytes checks through every read.
             raise ValueError("LiveConsultStore needs a Redis client with decode_responses=True")
         self.redis = redis_client
-        self.rules = rules
+        # A callable follows the admin's settings as they change.
+        self._policy = rules if callable(rules) else (lambda: rules)
         self.prefix = key_prefix
         self._join_script = redis_client.register_script(_JOIN_LUA)
         self._leave_script = redis_client.register_script(_LEAVE_LUA)
@@ -159,6 +163,11 @@ class LiveConsultStore:
         """Connect to Redis at `url` with the decoding the store relies on."""
         client = redis.Redis.from_url(url, decode_responses=True)
         return cls(client, rules or ClockRules(), key_prefix)
+
+    @property
+    def rules(self) -> ClockRules:
+        """The consult policy in force now."""
+        return self._policy()
 
     # -- keys -----------------------------------------------------------------
 

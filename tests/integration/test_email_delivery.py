@@ -252,7 +252,7 @@ def test_booking_confirmation_arrives_over_smtp_with_a_clinic_time_invite(
     assert event["ATTENDEE"].params["RSVP"] == "FALSE"
     (alarm,) = event.walk("VALARM")
     assert str(alarm["ACTION"]) == "DISPLAY"
-    assert alarm["TRIGGER"].dt == timedelta(minutes=-15)
+    assert alarm["TRIGGER"].dt == timedelta(minutes=-10)  # when the waiting room opens
 
 
 def test_reschedule_keeps_the_uid_and_bumps_the_sequence(inbox: tuple[Inbox, int]) -> None:

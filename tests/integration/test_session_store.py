@@ -225,7 +225,7 @@ def test_overdue_calls_lists_a_call_whose_clock_ran_out(client: redis.Redis) -> 
 def test_overdue_waits_for_grace(store: LiveConsultStore) -> None:
     waiting_consult(store, 13)
     store.admit(13, NOW)
-    call_end = NOW + RULES.length
+    call_end = NOW + (END - START)  # the booked slot's length
     assert store.overdue_calls(call_end + timedelta(seconds=4)) == []
     assert store.overdue_calls(call_end + timedelta(seconds=5)) == [13]
 
