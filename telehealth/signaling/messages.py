@@ -1,4 +1,8 @@
-"""Shape checks for every client event: bad payloads are refused, never relayed."""
+"""Shape checks for every client event: bad payloads are refused, never relayed.
+
+The rules live in the protocol's schemas (telehealth/protocol); these are the server's
+thin wrappers, returning the plain values the namespaces work with.
+"""
 
 from __future__ import annotations
 
@@ -6,132 +10,117 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-MAX_SDP = 60_000
-MAX_CANDIDATE = 1_000
-MAX_CHAT = 1_000
-DESCRIPTION_TYPES = ("offer", "answer", "rollback", "pranswer")
+from ..protocol import (
+    DESCRIPTION_TYPES,
+    MAX_CANDIDATE,
+    MAX_CHAT,
+    MAX_PRECHECK_SDP,
+    MAX_SDP,
+    ROUTES,
+    STATS_RANGES,
+    VERDICTS,
+    Admit,
+    ChatMessage,
+    CheckIn,
+    FirstFrame,
+    Invalid,
+    MediaState,
+    PrecheckOffer,
+    PrecheckResult,
+    RunningLate,
+    Signal,
+    Stats,
+    decode,
+    decode_form,
+    encode,
+    field_hint,
+    form_problems,
+)
 
-
-class Invalid(Exception):
-    """A payload that does not follow docs/protocol.md."""
-
-    def __init__(self, message: str, fields: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.fields = fields or {}
-
-
-def _object(data: Any) -> dict[str, Any]:
-    if not isinstance(data, dict):
-        raise Invalid("The payload must be an object.")
-    return data
-
-
-def _description(value: Any) -> dict[str, str]:
-    if not isinstance(value, dict):
-        raise Invalid("description must be an object.", {"description": "object"})
-    kind, sdp = value.get("type"), value.get("sdp", "")
-    if kind not in DESCRIPTION_TYPES:
-        raise Invalid("Unknown description type.", {"description.type": "offer or answer"})
-    if not isinstance(sdp, str) or len(sdp) > MAX_SDP:
-        raise Invalid("The SDP is missing or too large.", {"description.sdp": "string"})
-    return {"type": kind, "sdp": sdp}
-
-
-def _candidate(value: Any) -> dict[str, Any] | None:
-    if value is None:
-        return None  # end of candidates
-    if not isinstance(value, dict):
-        raise Invalid("candidate must be an object or null.", {"candidate": "object"})
-    text, mid, index = value.get("candidate", ""), value.get("sdpMid"), value.get("sdpMLineIndex")
-    if not isinstance(text, str) or len(text) > MAX_CANDIDATE:
-        raise Invalid("The candidate is not a string.", {"candidate.candidate": "string"})
-    if mid is not None and (not isinstance(mid, str) or len(mid) > 32):
-        raise Invalid("sdpMid must be a short string.", {"candidate.sdpMid": "string"})
-    if index is not None and (
-        not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < 64
-    ):
-        raise Invalid("sdpMLineIndex must be a small number.", {"candidate.sdpMLineIndex": "int"})
-    clean: dict[str, Any] = {"candidate": text, "sdpMid": mid, "sdpMLineIndex": index}
-    fragment = value.get("usernameFragment")
-    if isinstance(fragment, str) and len(fragment) <= 256:
-        clean["usernameFragment"] = fragment
-    return clean
+__all__ = [
+    "DESCRIPTION_TYPES",
+    "MAX_CANDIDATE",
+    "MAX_CHAT",
+    "MAX_PRECHECK_SDP",
+    "MAX_SDP",
+    "ROUTES",
+    "STATS_RANGES",
+    "VERDICTS",
+    "Invalid",
+    "parse_admit",
+    "parse_chat",
+    "parse_check_in",
+    "parse_first_frame",
+    "parse_media_state",
+    "parse_precheck",
+    "parse_precheck_offer",
+    "parse_running_late",
+    "parse_signal",
+    "parse_stats",
+    "stat_number",
+]
 
 
 def parse_signal(data: Any) -> dict[str, Any]:
     """A description or a candidate, rebuilt from known fields only."""
-    data = _object(data)
-    if "description" in data and "candidate" not in data:
-        return {"description": _description(data["description"])}
-    if "candidate" in data and "description" not in data:
-        return {"candidate": _candidate(data["candidate"])}
-    raise Invalid("A signal carries exactly one of description or candidate.")
+    return encode(decode(Signal, data))
 
 
 def parse_chat(data: Any) -> str:
-    text = _object(data).get("text")
-    if not isinstance(text, str) or not text.strip():
-        raise Invalid("Write a message first.", {"text": "required"})
-    if len(text) > MAX_CHAT:
-        raise Invalid(f"Messages are limited to {MAX_CHAT} characters.", {"text": "too long"})
-    return text.strip()
+    """The message without surrounding white space; the words match the chat box's own."""
+    try:
+        return decode(ChatMessage, data).text.strip()
+    except Invalid as error:
+        if not error.fields:
+            raise
+        text = data.get("text")
+        if isinstance(text, str) and len(text) > MAX_CHAT:
+            raise Invalid(
+                f"Messages are limited to {MAX_CHAT} characters.", {"text": "too long"}
+            ) from None
+        raise Invalid("Write a message first.", {"text": "required"}) from None
 
 
 def parse_media_state(data: Any) -> dict[str, bool]:
-    data = _object(data)
-    return {key: bool(data.get(key, key != "screen")) for key in ("audio", "video", "screen")}
+    return encode(decode(MediaState, data))
 
 
 def parse_check_in(data: Any, normalise_phone: Callable[[str], str | None]) -> dict[str, Any]:
-    """The patient's safety answers: where they are now and whom to call in an emergency."""
-    data = _object(data)
-    errors: dict[str, str] = {}
-    location = data.get("location")
-    if not isinstance(location, str) or not 1 <= len(location.strip()) <= 120:
-        errors["location"] = "Tell us the city or town you are in now."
-    in_ontario = data.get("in_ontario")
-    if not isinstance(in_ontario, bool):
-        errors["in_ontario"] = "Tell us whether you are in Ontario right now."
+    """The patient's safety answers: where they are now and whom to call in an emergency;
+    a refusal names every answer that needs fixing."""
+    wrong = form_problems(CheckIn, data)
     phone = data.get("emergency_phone")
     normalised = normalise_phone(phone) if isinstance(phone, str) else None
     if normalised is None:
-        errors["emergency_phone"] = "Enter an emergency contact phone with area code."
-    if data.get("consent") is not True:
-        errors["consent"] = (
-            "Please confirm you are in a private place and agree to a video consult."
-        )
-    if errors:
-        raise Invalid("Some answers need fixing.", errors)
+        wrong.setdefault("emergency_phone", field_hint(CheckIn, ["emergency_phone"]))
+    if wrong:
+        raise Invalid(CheckIn.refusal, wrong)
+    answers = decode(CheckIn, data)
     return {
-        "location": str(location).strip(),
-        "in_ontario": in_ontario,
+        "location": answers.location.strip(),
+        "in_ontario": answers.in_ontario,
         "emergency_phone": normalised,
     }
 
 
 def parse_admit(data: Any) -> None:
     """The physiotherapist's checklist must be complete before anyone is admitted."""
-    data = _object(data)
-    missing = {
-        key: "Confirm this before admitting."
-        for key in ("identity_confirmed", "location_confirmed", "emergency_contact_confirmed")
-        if data.get(key) is not True
-    }
-    if missing:
-        raise Invalid("Complete the checklist before admitting.", missing)
+    decode_form(Admit, data)
 
 
-# What a browser's getStats() can honestly report (static/js/consult/call.js, precheck.js):
-# anything outside these ranges is a broken or lying client, and the admin's monitor and
-# the physiotherapist's pre-call summary must never show it.
-STATS_RANGES: dict[str, tuple[float, float]] = {
-    "rtt_ms": (0, 60_000),  # a minute of round trip: no call survives that
-    "jitter_ms": (0, 60_000),
-    "loss_pct": (0, 100),
-    "bitrate_kbps": (0, 1_000_000),  # 1 Gbit/s
-}
-ROUTES = ("direct", "relayed")
+def parse_running_late(data: Any) -> int:
+    """5, 10 or 15 minutes."""
+    return decode(RunningLate, data).minutes
+
+
+def parse_first_frame(data: Any) -> float:
+    """Seconds from admission to the first decoded remote video frame (0 to 600)."""
+    return decode(FirstFrame, data).seconds
+
+
+def parse_precheck_offer(data: Any) -> dict[str, str]:
+    """The pre-call check's offer: an offer description of at most MAX_PRECHECK_SDP."""
+    return encode(decode(PrecheckOffer, data).description)
 
 
 def stat_number(value: Any, key: str) -> float | None:
@@ -148,37 +137,20 @@ def stat_number(value: Any, key: str) -> float | None:
     return round(number, 2) if math.isfinite(number) and low <= number <= high else None
 
 
-VERDICTS = ("good", "audio_only", "cannot_connect")
+def _measured(stats: Stats) -> dict[str, Any]:
+    numbers = {key: getattr(stats, key) for key in STATS_RANGES}
+    found: dict[str, Any] = {k: round(v, 2) for k, v in numbers.items() if v is not None}
+    found["route"] = stats.route or "unknown"
+    return found
 
 
 def parse_precheck(data: Any) -> dict[str, Any]:
     """The pre-call check's verdict and measurements, as the browser reports them."""
-    data = _object(data)
-    verdict = data.get("verdict")
-    if verdict not in VERDICTS:
-        raise Invalid("Unknown verdict.", {"verdict": " / ".join(VERDICTS)})
-    return {**parse_stats(data), "verdict": verdict}
+    result = decode_form(PrecheckResult, data)
+    return {**_measured(result), "verdict": result.verdict}
 
 
 def parse_stats(data: Any) -> dict[str, Any]:
     """Call health from getStats: numbers in range and the route kind, or `Invalid` naming
     every field that is out of range; absent or null numbers are simply not reported."""
-    data = _object(data)
-    stats: dict[str, Any] = {}
-    wrong: dict[str, str] = {}
-    for key, (low, high) in STATS_RANGES.items():
-        value = data.get(key)
-        if value is None:
-            continue
-        number = stat_number(value, key)
-        if number is None:
-            wrong[key] = f"a number from {low:g} to {high:g}"
-        else:
-            stats[key] = number
-    route = data.get("route")
-    if route is not None and route not in ROUTES:
-        wrong["route"] = " or ".join(ROUTES)
-    if wrong:
-        raise Invalid("Some call statistics are out of range.", wrong)
-    stats["route"] = route or "unknown"
-    return stats
+    return _measured(decode_form(Stats, data))
