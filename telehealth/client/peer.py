@@ -24,8 +24,20 @@ from aiortc.mediastreams import (
     VideoStreamTrack,
 )
 from aiortc.sdp import candidate_from_sdp
+from msgspec import UNSET
 
 from ..media.candidates import candidate_type, relay_only_sdp
+from ..protocol import (
+    Candidate,
+    ChatLine,
+    Description,
+    IceServers,
+    Invalid,
+    Signal,
+    decode,
+    encode,
+    events,
+)
 from .signaling import (
     ConsultSignaling,
     SignalingClosed,
@@ -78,22 +90,18 @@ def direct_pair() -> tuple[DirectChannel, DirectChannel]:
 
 def ice_servers_from(payload: Mapping[str, Any] | None) -> list[RTCIceServer]:
     """RTCIceServer objects from an `ice_servers` event (`{"iceServers": [...], "ttl": ...}`)."""
-    servers: list[RTCIceServer] = []
-    for entry in (payload or {}).get("iceServers") or []:
-        if isinstance(entry, dict) and entry.get("urls"):
-            servers.append(
-                RTCIceServer(
-                    urls=entry["urls"],
-                    username=entry.get("username"),
-                    credential=entry.get("credential"),
-                )
-            )
-    return servers
+    ice = decode(IceServers, dict(payload or {}))
+    return [
+        RTCIceServer(urls=server.urls, username=server.username, credential=server.credential)
+        for server in ice.ice_servers
+        if server.urls
+    ]
 
 
 def description_signal(description: RTCSessionDescription, relay_only: bool = False) -> Payload:
+    """The `signal` payload carrying one of our descriptions, as the protocol shapes it."""
     sdp = relay_only_sdp(description.sdp) if relay_only else description.sdp
-    return {"description": {"type": description.type, "sdp": sdp}}
+    return encode(Signal(description=decode(Description, {"type": description.type, "sdp": sdp})))
 
 
 @dataclass
@@ -189,16 +197,20 @@ class CallPeer:
             return None
         return receive.result()
 
-    async def _apply(self, channel: SignalChannel, signal: Payload) -> None:
-        description = signal.get("description")
-        if isinstance(description, dict):
-            await self._apply_description(channel, description)
-        elif "candidate" in signal:
-            await self._add_candidate(signal["candidate"])
+    async def _apply(self, channel: SignalChannel, payload: Payload) -> None:
+        try:
+            signal = decode(Signal, payload)
+        except Invalid as error:  # the server relays only valid ones; a direct pipe might not
+            log.info("%s ignores a signal: %s %s", self.role, error.message, error.fields)
+            return
+        if signal.description is not UNSET:
+            await self._apply_description(channel, signal.description)
+        elif signal.candidate is not UNSET:
+            await self._add_candidate(signal.candidate)
 
-    async def _apply_description(self, channel: SignalChannel, description: Payload) -> None:
+    async def _apply_description(self, channel: SignalChannel, description: Description) -> None:
         pc = self.pc
-        kind = description.get("type")
+        kind = description.type
         if kind == "offer":
             if self.role is Role.PROVIDER and pc.signalingState != "stable":
                 log.info("provider ignores a colliding offer (impolite side)")
@@ -213,8 +225,8 @@ class CallPeer:
         else:  # rollback / pranswer: aiortc has neither, and our patient never offers
             log.info("%s ignores a %r description", self.role, kind)
 
-    def _remote(self, description: Payload) -> str:
-        sdp = str(description.get("sdp", ""))
+    def _remote(self, description: Description) -> str:
+        sdp = description.sdp
         return relay_only_sdp(sdp) if self.relay_only else sdp
 
     async def _send(self, channel: SignalChannel, payload: Payload) -> None:
@@ -225,19 +237,19 @@ class CallPeer:
             self.send_failures.append(error)
             log.warning("%s could not send a signal: %s", self.role, error)
 
-    async def _add_candidate(self, candidate: Any) -> None:
+    async def _add_candidate(self, candidate: Candidate | None) -> None:
         """Trickled candidates (from browsers); aiortc's own SDP already carries its own."""
-        if not isinstance(candidate, dict) or not candidate.get("candidate"):
+        if candidate is None or not candidate.candidate:
             return  # end of candidates
-        text = str(candidate["candidate"])
+        text = candidate.candidate
         if self.relay_only and candidate_type(text) != "relay":
             return
         try:
             ice = candidate_from_sdp(
                 text.split(":", 1)[1] if text.startswith("candidate:") else text
             )
-            ice.sdpMid = candidate.get("sdpMid")
-            ice.sdpMLineIndex = candidate.get("sdpMLineIndex")
+            ice.sdpMid = candidate.sdp_mid
+            ice.sdpMLineIndex = candidate.sdp_m_line_index
             await self.pc.addIceCandidate(ice)
         except Exception as error:  # a bad candidate must not end the call
             log.debug("%s could not add a candidate: %s", self.role, error)
@@ -358,9 +370,11 @@ async def join_call(
     timeout: float = 10.0,
 ) -> CallPeer:
     """Wait for this side's `ice_servers`, then start its peer (closed when `stack` closes)."""
-    ice = await signaling.wait_for("ice_servers", timeout=timeout)
-    policy = ice.get("iceTransportPolicy", "all") if isinstance(ice, dict) else "all"
-    peer = CallPeer(role, ice_servers_from(ice), transport_policy=str(policy))
+    ice = await signaling.wait_for(events.ICE_SERVERS, timeout=timeout)
+    policy = decode(IceServers, ice).ice_transport_policy
+    peer = CallPeer(
+        role, ice_servers_from(ice), transport_policy="all" if policy is UNSET else policy
+    )
     stack.push_async_callback(peer.close)
     peer.start(signaling)
     return peer
@@ -448,17 +462,18 @@ async def run_call(
         await asyncio.sleep(hold_seconds)
 
         def from_patient(message: Payload) -> bool:
-            return message.get("from") == "patient" and message.get("text") == chat_text
+            line = decode(ChatLine, message)
+            return line.sender == "patient" and line.text == chat_text
 
         await patient.chat(chat_text, timeout=step_timeout)
         chats = await _all(
-            patient.wait_for("chat", from_patient, timeout=step_timeout),
-            provider.wait_for("chat", from_patient, timeout=step_timeout),
+            patient.wait_for(events.CHAT, from_patient, timeout=step_timeout),
+            provider.wait_for(events.CHAT, from_patient, timeout=step_timeout),
         )
         await provider.end(timeout=step_timeout)
         ended_patient, ended_provider = await _all(
-            patient.wait_for("ended", timeout=step_timeout),
-            provider.wait_for("ended", timeout=step_timeout),
+            patient.wait_for(events.ENDED, timeout=step_timeout),
+            provider.wait_for(events.ENDED, timeout=step_timeout),
         )
         ended = clock()
         patient_media, provider_media = patient_peer.received, provider_peer.received

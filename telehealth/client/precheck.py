@@ -15,6 +15,8 @@ import socketio
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import AudioStreamTrack, MediaStreamError, VideoStreamTrack
 
+from ..protocol import Offer, PrecheckAnswer, PrecheckOffer, decode, encode, events
+
 
 class PrecheckBrowser:
     """Plays the patient's browser on the check-in page: offer, answer, count echoed frames."""
@@ -31,11 +33,11 @@ class PrecheckBrowser:
 
     async def start(self, rewrite_offer: Callable[[str], str] | None = None) -> dict[str, Any]:
         """Connect, send the offer (rewritten first, as a hostile client would) and ack."""
-        self.sio.on("precheck_answer", self._answered, namespace="/consult")
-        self.sio.on("precheck_error", self._failed, namespace="/consult")
+        self.sio.on(events.PRECHECK_ANSWER, self._answered, namespace=events.CONSULT)
+        self.sio.on(events.PRECHECK_ERROR, self._failed, namespace=events.CONSULT)
         await self.sio.connect(
             self.base_url,
-            namespaces=["/consult"],
+            namespaces=[events.CONSULT],
             transports=["websocket"],
             auth={"join_credential": self.credential, "device": "probe"},
             wait_timeout=10,
@@ -50,15 +52,20 @@ class PrecheckBrowser:
         self.pc.addTrack(AudioStreamTrack())
         await self.pc.setLocalDescription(await self.pc.createOffer())
         sdp = self.pc.localDescription.sdp
-        offer = {"type": "offer", "sdp": rewrite_offer(sdp) if rewrite_offer else sdp}
+        # Not checked here: a hostile rewrite may break the protocol's limits on purpose.
+        offer = Offer(type="offer", sdp=rewrite_offer(sdp) if rewrite_offer else sdp)
         return dict(
             await self.sio.call(
-                "precheck_offer", {"description": offer}, namespace="/consult", timeout=10
+                events.PRECHECK_OFFER,
+                encode(PrecheckOffer(description=offer)),
+                namespace=events.CONSULT,
+                timeout=10,
             )
         )
 
     async def _answered(self, data: dict[str, Any]) -> None:
-        await self.pc.setRemoteDescription(RTCSessionDescription(**data["description"]))
+        answer = decode(PrecheckAnswer, data).description
+        await self.pc.setRemoteDescription(RTCSessionDescription(answer.sdp, answer.type))
         if not self.answer.done():
             self.answer.set_result(data)
 

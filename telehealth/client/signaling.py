@@ -14,38 +14,25 @@ from urllib.parse import urlsplit
 import aiohttp
 import socketio
 
+from ..protocol import REFUSALS, Admit, ChatMessage, CheckIn, NoPayload, encode, events, refusal_of
+
 log = logging.getLogger(__name__)
 
-NAMESPACE = "/consult"
+NAMESPACE = events.CONSULT
 Payload = dict[str, Any]
 Predicate = Callable[[Payload], bool]
 
 # Server → client events of docs/protocol.md; anything else the server sends is kept too.
-SERVER_EVENTS = (
-    "state",
-    "ice_servers",
-    "signal",
-    "peer_media",
-    "chat",
-    "warning",
-    "ended",
-    "peer_left",
-    "peer_back",
-    "error",
-)
+SERVER_EVENTS = events.CONSULT_SERVER_EVENTS
 # Unconsumed events kept per socket (a 20-minute call sees a few hundred at most).
 MAX_PENDING = 1000
-CHECK_IN = {
-    "location": "Vaughan, ON",
-    "in_ontario": True,
-    "emergency_phone": "905-555-0100",
-    "consent": True,
-}
-ADMIT = {
-    "identity_confirmed": True,
-    "location_confirmed": True,
-    "emergency_contact_confirmed": True,
-}
+# The answers a test patient gives, and a physiotherapist's complete checklist.
+CHECK_IN = encode(
+    CheckIn(location="Vaughan, ON", in_ontario=True, emergency_phone="905-555-0100", consent=True)
+)
+ADMIT = encode(
+    Admit(identity_confirmed=True, location_confirmed=True, emergency_contact_confirmed=True)
+)
 
 
 class SignalingError(Exception):
@@ -98,8 +85,8 @@ def _refusal_of(data: Any) -> tuple[str, str]:
         nested = data.get("data")
         inner: dict[str, Any] = nested if isinstance(nested, dict) else data
         code = inner.get("code") or data.get("code") or "refused"
-        message = inner.get("message") or data.get("message") or "connection refused"
-        return str(code), str(message)
+        message = inner.get("message") or data.get("message") or REFUSALS.get(code)
+        return str(code), str(message or "connection refused")
     if isinstance(data, str) and data:
         return "refused", data
     return "refused", "connection refused"
@@ -290,7 +277,7 @@ class ConsultSignaling:
             raise SignalingClosed("closed", "this client was closed")
         if self._sio is not None:
             await self._sio.disconnect()
-        self.discard("state", "ice_servers", "disconnect")
+        self.discard(events.STATE, events.ICE_SERVERS, "disconnect")
         await self._connect()
 
     async def disconnect(self) -> None:
@@ -336,11 +323,9 @@ class ConsultSignaling:
         except socketio.exceptions.TimeoutError as error:
             raise TimeoutError(f"no acknowledgement for {event!r} within {timeout} s") from error
         answer: Payload = ack if isinstance(ack, dict) else {"ok": False, "raw": ack}
-        if check and not answer.get("ok"):
-            refusal = answer.get("error") or {}
-            raise RequestRefused(
-                str(refusal.get("code", "refused")), str(refusal.get("message", event)), answer
-            )
+        refusal = refusal_of(answer)
+        if check and refusal is not None:
+            raise RequestRefused(*refusal, answer)
         return answer
 
     async def emit(self, event: str, payload: Any = None) -> None:
@@ -350,24 +335,24 @@ class ConsultSignaling:
         await self._sio.emit(event, {} if payload is None else payload, namespace=NAMESPACE)
 
     async def check_in(self, answers: Payload | None = None, *, timeout: float = 10.0) -> Payload:
-        return await self.request("check_in", answers or CHECK_IN, timeout=timeout)
+        return await self.request(events.CHECK_IN, answers or CHECK_IN, timeout=timeout)
 
     async def admit(self, checklist: Payload | None = None, *, timeout: float = 10.0) -> Payload:
-        return await self.request("admit", checklist or ADMIT, timeout=timeout)
+        return await self.request(events.ADMIT, checklist or ADMIT, timeout=timeout)
 
     async def chat(self, text: str, *, timeout: float = 10.0) -> Payload:
-        return await self.request("chat", {"text": text}, timeout=timeout)
+        return await self.request(events.CHAT, encode(ChatMessage(text=text)), timeout=timeout)
 
     async def end(self, *, timeout: float = 10.0) -> Payload:
-        return await self.request("end", {}, timeout=timeout)
+        return await self.request(events.END, encode(NoPayload()), timeout=timeout)
 
     async def send_signal(self, payload: Payload) -> None:
         """Relay a description or candidate to the other side (raises if refused)."""
-        await self.request("signal", payload)
+        await self.request(events.SIGNAL, payload)
 
     async def receive_signal(self, timeout: float | None = None) -> Payload:
         """The next `signal` from the other side."""
-        return await self.wait_for("signal", timeout=timeout)
+        return await self.wait_for(events.SIGNAL, timeout=timeout)
 
     # -- receiving -----------------------------------------------------------------------
 

@@ -20,11 +20,25 @@ import socketio
 from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
 from aiortc.contrib.media import MediaRelay
 
+from ..protocol import (
+    CheckId,
+    Description,
+    Heartbeat,
+    IceServers,
+    Invalid,
+    Offer,
+    PrecheckAnswer,
+    PrecheckRefusal,
+    PrecheckRequest,
+    decode,
+    encode,
+    events,
+)
 from .candidates import CandidatePolicy, filter_sdp
 
 log = logging.getLogger(__name__)
 
-NAMESPACE = "/media"
+NAMESPACE = events.MEDIA
 HEARTBEAT_SECONDS = 10.0
 
 
@@ -61,17 +75,13 @@ def keep_addresses_out_of_logs() -> None:
         handler.addFilter(NoAddressesInLogs())
 
 
-def ice_configuration(payload: Any) -> RTCConfiguration:
+def ice_configuration(ice: IceServers) -> RTCConfiguration:
     """The RTCConfiguration from the server's ice_servers payload (empty: host candidates)."""
-    servers = []
-    for server in (payload or {}).get("iceServers", []) if isinstance(payload, dict) else []:
-        urls = server.get("urls")
-        if urls:
-            servers.append(
-                RTCIceServer(
-                    urls=urls, username=server.get("username"), credential=server.get("credential")
-                )
-            )
+    servers = [
+        RTCIceServer(urls=server.urls, username=server.username, credential=server.credential)
+        for server in ice.ice_servers
+        if server.urls
+    ]
     return RTCConfiguration(iceServers=servers)
 
 
@@ -107,8 +117,8 @@ class MediaWorker:
             reconnection_delay_max=5,
             randomization_factor=0.5,
         )
-        self.sio.on("precheck_request", self._on_request, namespace=NAMESPACE)
-        self.sio.on("precheck_close", self._on_close, namespace=NAMESPACE)
+        self.sio.on(events.PRECHECK_REQUEST, self._on_request, namespace=NAMESPACE)
+        self.sio.on(events.PRECHECK_CLOSE, self._on_close, namespace=NAMESPACE)
 
     async def connect(self) -> None:
         """Connect, retrying until the web process answers (it may still be starting)."""
@@ -134,7 +144,9 @@ class MediaWorker:
                 await asyncio.sleep(HEARTBEAT_SECONDS)
                 if self.sio.connected:
                     await self.sio.emit(
-                        "heartbeat", {"busy": len(self.checks)}, namespace=NAMESPACE
+                        events.HEARTBEAT,
+                        encode(Heartbeat(busy=len(self.checks))),
+                        namespace=NAMESPACE,
                     )
         finally:
             await self.close()
@@ -151,25 +163,30 @@ class MediaWorker:
     # -- events from the server ---------------------------------------------------------
 
     async def _on_request(self, data: Any) -> None:
-        check_id = str(data.get("check_id")) if isinstance(data, dict) else ""
+        try:
+            request = decode(PrecheckRequest, data)
+        except Invalid as error:
+            log.warning("a pre-call check request off the protocol: %s", error.fields)
+            check_id = data.get("check_id") if isinstance(data, dict) else None
+            if isinstance(check_id, str):
+                await self._say_done(check_id)  # nothing to run: the consult's place is free
+            return
         if len(self.checks) >= self.capacity:
             self.refused += 1
-            await self.sio.emit(
-                "precheck_refused", {"check_id": check_id, "reason": "busy"}, namespace=NAMESPACE
-            )
+            refusal = PrecheckRefusal(check_id=request.check_id, reason="busy")
+            await self.sio.emit(events.PRECHECK_REFUSED, encode(refusal), namespace=NAMESPACE)
             return
-        limit = data.get("max_seconds")
-        seconds = (
-            min(self.check_seconds, float(limit))
-            if isinstance(limit, int | float) and limit > 0
-            else self.check_seconds
-        )
+        limit = request.max_seconds
+        seconds = min(self.check_seconds, limit) if limit else self.check_seconds
         asyncio.create_task(
-            self.run_check(check_id, data["description"], data.get("ice_servers"), seconds)
+            self.run_check(request.check_id, request.description, request.ice_servers, seconds)
         )
 
     async def _on_close(self, data: Any) -> None:
-        check = self.checks.get(str(data.get("check_id"))) if isinstance(data, dict) else None
+        try:
+            check = self.checks.get(decode(CheckId, data).check_id)
+        except Invalid:
+            return
         if check is not None:
             check.done.set()
 
@@ -178,8 +195,8 @@ class MediaWorker:
     async def run_check(
         self,
         check_id: str,
-        description: dict[str, str],
-        ice: Any,
+        offer: Offer,
+        ice: IceServers,
         seconds: float | None = None,
     ) -> None:
         """Answer the browser's offer and loop its media back until done or timed out."""
@@ -199,22 +216,17 @@ class MediaWorker:
 
         try:
             # Before aiortc sees the offer: only allowed addresses get connectivity checks.
-            sdp, dropped = filter_sdp(str(description.get("sdp", "")), self.candidates)
+            sdp, dropped = filter_sdp(offer.sdp, self.candidates)
             if dropped:
                 log.info(
                     "pre-call check %s: %d candidates outside allowed networks", check_id, dropped
                 )
-            await pc.setRemoteDescription(RTCSessionDescription(sdp, str(description.get("type"))))
+            await pc.setRemoteDescription(RTCSessionDescription(sdp, offer.type))
             await pc.setLocalDescription(await pc.createAnswer())
+            answer = Description(type="answer", sdp=pc.localDescription.sdp)
             await self.sio.emit(
-                "precheck_answer",
-                {
-                    "check_id": check_id,
-                    "description": {
-                        "type": pc.localDescription.type,
-                        "sdp": pc.localDescription.sdp,
-                    },
-                },
+                events.PRECHECK_ANSWER,
+                encode(PrecheckAnswer(check_id=check_id, description=answer)),
                 namespace=NAMESPACE,
             )
             await asyncio.wait_for(check.done.wait(), timeout=seconds or self.check_seconds)
@@ -232,7 +244,9 @@ class MediaWorker:
         """Free the consult's place on the server: it may start its next check."""
         if self.sio.connected:
             try:
-                await self.sio.emit("precheck_done", {"check_id": check_id}, namespace=NAMESPACE)
+                await self.sio.emit(
+                    events.PRECHECK_DONE, encode(CheckId(check_id=check_id)), namespace=NAMESPACE
+                )
             except socketio.exceptions.SocketIOError:  # the place expires on its own
                 log.warning("could not report the end of pre-call check %s", check_id)
 
