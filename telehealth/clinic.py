@@ -20,7 +20,7 @@ from .domain.availability import ConsultRules
 from .embedded_redis import ensure_embedded_redis
 from .models import ConsultSettings
 from .notify.mailer import Mailer, mailer_from_config
-from .sessions import ConsultPolicy, LiveConsultStore
+from .sessions import ConsultPolicy, ConsultService, LiveConsultStore
 from .sessions.policy import consult_policy
 
 
@@ -74,20 +74,23 @@ class Clinic:
     redis: redis.Redis
     redis_url: str
     mailer: Mailer
-    live: LiveConsultStore
+    live: LiveConsultStore  # reads of the live state; changes go through `consults`
+    consults: ConsultService
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Clinic:
         redis_url = resolve_redis_url(config["REDIS_URL"], Path(config["INSTANCE_PATH"]))
         client = redis_client(redis_url)
         db = Database(config["DATABASE_URL"])
+        store = LiveConsultStore(client, PolicySource(db, config))
         return cls(
             config=config,
             db=db,
             redis=client,
             redis_url=redis_url,
             mailer=mailer_from_config(config["SMTP_URL"], Path(config["OUTBOX_PATH"])),
-            live=LiveConsultStore(client, PolicySource(db, config)),
+            live=store,
+            consults=ConsultService(store, db),
         )
 
     def consult_rules(self) -> ConsultRules:

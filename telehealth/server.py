@@ -55,10 +55,12 @@ def start_background_duties(app: Flask, root_url: str) -> Any:
     """The consult clock and the reminder sender of this process."""
     from .extensions import socketio
     from .signaling import cut_disabled_staff, drop_local_sockets
-    from .signaling.clock import ConsultClock
+    from .sessions.clock import ConsultClock
     from .signaling.throttle import connect_gate
 
-    clock = ConsultClock(socketio, app.extensions["clinic"], app.config["CLOCK_TICK_SECONDS"])
+    clock = ConsultClock(
+        app.extensions["clinic"].consults, app.config["CLOCK_TICK_SECONDS"], socketio.sleep
+    )
     clock.sweeps.append(lambda: cut_disabled_staff(app))
     consult_namespace = app.extensions["consult_namespace"]
     clock.sweeps.append(consult_namespace.say_alive)

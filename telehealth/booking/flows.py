@@ -22,7 +22,6 @@ from ..models import Consult
 from ..notify import messages
 from ..notify.links import request_link
 from ..notify.messages import ConsultNotice
-from ..sessions import LiveRooms, live_rooms
 from . import notices
 from .abuse import BookingLimits, client_address_key, email_key
 from .service import (
@@ -76,11 +75,6 @@ def booking_limits() -> BookingLimits:
             email_limit=str(config["BOOKING_EMAIL_RATE_LIMIT"]),
         )
     return limits
-
-
-def clinic_live_rooms(clinic: Clinic) -> LiveRooms:
-    """The app's LiveRooms: booking closes rooms through it, signaling listens to it."""
-    return live_rooms(current_app.extensions, clinic.live)
 
 
 def _client_address() -> str:
@@ -197,7 +191,7 @@ def cancel_booking(credential: str, consult: Consult) -> Consult:
     """Cancel with the manage credential, close its live room and email the patient."""
     clinic = current_clinic()
     spend_mail_budget(consult.patient.email)
-    cancelled = cancel_consult(clinic.db, credential, utcnow(), live=clinic_live_rooms(clinic))
+    cancelled = cancel_consult(clinic.db, credential, utcnow(), clinic.consults)
     booking_limits().cancelled(cancelled.id)
     email_patient(cancelled.id, messages.cancellation_notice)
     return cancelled
@@ -213,7 +207,7 @@ def move_booking(credential: str, consult: Consult, new_start: datetime) -> Cons
         new_start,
         rules=clinic.consult_rules(),
         now=utcnow(),
-        live=clinic_live_rooms(clinic),
+        consults=clinic.consults,
     )
     booking_limits().moved(moved.id, moved.starts_at)
     email_patient(moved.id, messages.reschedule_confirmation)

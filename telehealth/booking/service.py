@@ -25,7 +25,7 @@ from ..domain.availability import (
 )
 from ..domain.booking_rules import BookingRequest
 from ..models import SLOT_HOLDING, Consult, ConsultStatus, Patient, Provider
-from ..sessions import LiveRooms, RoomClosedBecause
+from ..sessions import ConsultService
 
 log = logging.getLogger(__name__)
 
@@ -357,20 +357,19 @@ def can_change(consult: Consult, now: datetime) -> bool:
 
 
 def cancel_consult(
-    db: Database, manage_credential: str, now: datetime, live: LiveRooms | None = None
+    db: Database, manage_credential: str, now: datetime, consults: ConsultService
 ) -> Consult:
-    """Cancel through the manage link; the slot is free again at once, the live room ends."""
-    with db.write_transaction() as session:
-        consult = _changeable(session, manage_credential, now)
-        consult.status = ConsultStatus.CANCELLED
-        consult.cancelled_at = now
-        consult.ics_sequence += 1
-        audit.record(session, "patient", "booking.cancelled", consult.id)
-    log.info("consult %s cancelled", consult.id)
-    if live is not None:
-        # After the commit: SQL is the truth, and the clock reconciles if Redis is down now.
-        live.close(consult.id, RoomClosedBecause.CANCELLED, now)
-    return consult
+    """Cancel through the manage link: the session service marks it cancelled (the slot is
+    free again at once) and closes its live room."""
+    with db.sessions() as session:
+        consult_id = _changeable(session, manage_credential, now).id
+    if not consults.cancel(consult_id, "patient", now):
+        raise BookingRefused(*NOT_CHANGEABLE)
+    log.info("consult %s cancelled", consult_id)
+    with db.sessions() as session:
+        cancelled = session.get(Consult, consult_id)
+        assert cancelled is not None
+        return cancelled
 
 
 def reschedule_consult(
@@ -380,7 +379,7 @@ def reschedule_consult(
     *,
     rules: ConsultRules,
     now: datetime,
-    live: LiveRooms | None = None,
+    consults: ConsultService,
 ) -> Consult:
     """Move a consult: one UPDATE takes the new slot and frees the old one together.
 
@@ -421,8 +420,8 @@ def reschedule_consult(
 
     consult: Consult = _retrying_writes(attempt)
     log.info("consult %s rescheduled", consult.id)
-    if live is not None and moved:
-        live.close(consult.id, RoomClosedBecause.RESCHEDULED, now)
+    if moved:
+        consults.reschedule(consult.id)
     return consult
 
 
@@ -431,9 +430,12 @@ def _changeable(session: Session, manage_credential: str, now: datetime) -> Cons
     if consult is None:
         raise BookingRefused(404, "not_found", "We could not find that booking.")
     if not can_change(consult, now):
-        raise BookingRefused(
-            409,
-            "not_changeable",
-            "This consult has already started, ended or been cancelled, so it cannot be changed.",
-        )
+        raise BookingRefused(*NOT_CHANGEABLE)
     return consult
+
+
+NOT_CHANGEABLE = (
+    409,
+    "not_changeable",
+    "This consult has already started, ended or been cancelled, so it cannot be changed.",
+)

@@ -1,6 +1,6 @@
 """Live consults: the waiting room, the call clock and who is connected."""
 
-from .service import LiveRoomClosed, LiveRooms, RoomClosedBecause, close_live_room, live_rooms
+from .service import ConsultChanged, ConsultService
 from .state import (
     ClockRules,
     ConsultPolicy,
@@ -25,25 +25,22 @@ from .store import LiveConsultStore, StoreBusy
 
 __all__ = [
     "ClockRules",
+    "ConsultChanged",
+    "ConsultService",
     "ConsultPolicy",
     "LiveConsult",
     "LiveConsultStore",
-    "LiveRoomClosed",
-    "LiveRooms",
     "Phase",
-    "RoomClosedBecause",
     "Side",
     "StoreBusy",
     "TransitionError",
     "admit",
     "cancel",
     "check_in",
-    "close_live_room",
     "due_warnings",
     "end",
     "is_overdue",
     "join_window",
-    "live_rooms",
     "mark_no_show",
     "patient_no_show_due",
     "provider_no_show_due",

@@ -1,126 +1,322 @@
-"""Ending a live room when its booking changes: the first piece of the session service.
+"""The session service: the only code that changes a consult's state, in Redis and in SQL.
 
-Cancelling or moving a consult is decided in SQL by the booking service; this module makes
-the live side (Redis) follow, and tells whoever listens (signaling, wired by the app) so an
-open patient or physiotherapist page learns at once. Booking never imports signaling.
+Each transition is one method. It asks the pure state machine (state.py, through the
+store's atomic transitions) whether the move is allowed, writes Redis atomically, writes
+the SQL status and the audit row (records.py), and publishes one `ConsultChanged` event.
+Signaling turns events into socket messages; booking, the clock, the staff and admin
+pages and the namespaces call these methods and never write consult state themselves.
+
+Order and consistency: Redis decides who wins a race (its transitions are atomic across
+processes), then SQL follows with a write that never overwrites a terminal status. A
+cancellation is the booking's decision, so SQL goes first there. If the process fails
+between the two writes, `reconcile` (every clock tick, and at start-up) makes Redis follow
+a terminal SQL status, or finishes the SQL write a terminal Redis phase is missing.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime
-from enum import StrEnum
-from typing import Any
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import redis
 
-from .state import Phase, TransitionError
+from ..db import Database
+from . import records
+from .state import (
+    ConsultPolicy,
+    LiveConsult,
+    Phase,
+    Side,
+    TransitionError,
+    due_warnings,
+    is_overdue,
+    patient_no_show_due,
+    provider_no_show_due,
+)
 from .store import LiveConsultStore
 
 log = logging.getLogger(__name__)
 
-__all__ = ["LiveRoomClosed", "LiveRooms", "RoomClosedBecause", "close_live_room", "live_rooms"]
-
-
-class RoomClosedBecause(StrEnum):
-    """Why a live room closed from the booking side."""
-
-    CANCELLED = "cancelled"
-    RESCHEDULED = "rescheduled"
+__all__ = ["ConsultChanged", "ConsultService"]
 
 
 @dataclass(frozen=True)
-class LiveRoomClosed:
-    """A consult's live room was closed because its booking changed."""
+class ConsultChanged:
+    """One change of one consult, as signaling, metrics and people need to hear of it.
+
+    `change`: checked_in, admitted, running_late, ended, no_show, cancelled, rescheduled,
+    device_joined, device_left, warning. `reason` says why in a stable word: ended_by_patient,
+    ended_by_provider, ended_by_clock, ended_by_admin, patient_left, provider_left,
+    no_show_patient, no_show_provider, cancelled, rescheduled."""
 
     consult_id: int
-    because: RoomClosedBecause
-    # The room's phase before it closed; None when Redis did not know the consult.
-    phase_before: Phase | None
+    change: str
+    live: LiveConsult | None
+    by: str = ""
+    reason: str = ""
+    side: Side | None = None
+    devices: int = 0
+    seconds_left: int = 0
+
+    def __str__(self) -> str:
+        return f"consult {self.consult_id} {self.change}: {self.reason or self.by or '-'}"
 
 
-Listener = Callable[[LiveRoomClosed], object]
+Listener = Callable[[ConsultChanged], object]
 
 
-@dataclass
-class LiveRooms:
-    """Closes live rooms and publishes one LiveRoomClosed to every listener."""
+class ConsultService:
+    """Every transition of every live consult of the clinic."""
 
-    store: LiveConsultStore
-    listeners: list[Listener] = field(default_factory=list)
+    def __init__(self, store: LiveConsultStore, db: Database) -> None:
+        self.store = store
+        self.db = db
+        self.listeners: list[Listener] = []
+
+    @property
+    def policy(self) -> ConsultPolicy:
+        return self.store.rules
 
     def subscribe(self, listener: Listener) -> None:
-        """Hear about every room closed from now on (signaling tells the sockets)."""
+        """Hear every change from now on (signaling, metrics)."""
         self.listeners.append(listener)
 
-    def close(
-        self, consult_id: int, because: RoomClosedBecause, now: datetime
-    ) -> LiveRoomClosed | None:
-        """End the room (cancelled) or forget it (rescheduled); None if Redis was unreachable."""
-        return close_live_room(self.store, consult_id, because, now, self.listeners)
+    def _publish(self, event: ConsultChanged) -> ConsultChanged:
+        log.info("%s", event)
+        for listener in self.listeners:
+            try:
+                listener(event)
+            except Exception:  # noqa: BLE001 - the change stands even if a page is not told
+                log.exception("consult %s: a listener of %s failed", event.consult_id, event.change)
+        return event
 
+    # -- the waiting room and the call ------------------------------------------------
 
-def close_live_room(
-    store: LiveConsultStore,
-    consult_id: int,
-    because: RoomClosedBecause,
-    now: datetime,
-    listeners: list[Listener] | tuple[Listener, ...] = (),
-) -> LiveRoomClosed | None:
-    """Make the live state follow a cancelled or moved booking, then tell the listeners.
+    def open_room(self, consult_id: int, starts_at: datetime, ends_at: datetime) -> LiveConsult:
+        """The live room of a booked consult (created scheduled the first time)."""
+        return self.store.ensure(consult_id, starts_at, ends_at)
 
-    Cancelled: the room moves to its terminal `cancelled` phase, so the clock, check-in and
-    admission all refuse it from now on. Rescheduled: the old time's room is deleted, so a
-    fresh one is started for the new time. SQL has already been written by the caller; a
-    Redis outage is logged and leaves reconciliation to the clock (which reads SQL first)."""
-    try:
-        before = store.get(consult_id)
-        if because is RoomClosedBecause.CANCELLED:
-            _cancel_room(store, consult_id, now)
-        else:
-            forget_live_room(store, consult_id)
-    except redis.RedisError as error:
-        log.warning("consult %s: live room not closed (%s)", consult_id, type(error).__name__)
-        return None
-    event = LiveRoomClosed(consult_id, because, before.phase if before else None)
-    for listener in listeners:
+    def check_in(
+        self, consult_id: int, actor: str, device: str, answers: dict[str, str], now: datetime
+    ) -> LiveConsult:
+        """The patient enters the waiting room with where they are and an emergency phone."""
+        before = self.store.get(consult_id)
+        if before is not None and before.phase is Phase.IN_CALL:
+            # The answers the physiotherapist confirmed stay as they were.
+            raise TransitionError("already_admitted", "You are already in the call.")
+        live = self.store.check_in(consult_id, now)
+        self.store.set_note(consult_id, "checklist", answers)
+        if before is None or before.phase is Phase.SCHEDULED:
+            records.record_check_in(self.db, consult_id, actor, now, device)
+        self._publish(ConsultChanged(consult_id, "checked_in", live, by="patient"))
+        return live
+
+    def admit(self, consult_id: int, actor: str, now: datetime) -> LiveConsult:
+        """The physiotherapist lets the waiting patient in; the call's clock starts."""
+        live = self.store.admit(consult_id, now)
+        records.record_admit(self.db, consult_id, actor, now)
+        self._publish(ConsultChanged(consult_id, "admitted", live, by="provider"))
+        return live
+
+    def running_late(self, consult_id: int, actor: str, minutes: int) -> LiveConsult:
+        live = self.store.running_late(consult_id, minutes)
+        records.record_running_late(self.db, consult_id, actor, minutes)
+        self._publish(ConsultChanged(consult_id, "running_late", live, by="provider"))
+        return live
+
+    def end(
+        self, consult_id: int, by: str, actor: str, now: datetime, reason: str = ""
+    ) -> LiveConsult | None:
+        """End the waiting room or the call once, whoever asks first (None if it was over)."""
         try:
-            listener(event)
-        except Exception:  # noqa: BLE001 - the booking change stands even if a page is not told
-            log.exception("consult %s: a live room listener failed", consult_id)
-    return event
+            live = self.store.end(consult_id, now, by)
+        except TransitionError:
+            return None
+        reason = reason or f"ended_by_{by}"
+        records.record_end(self.db, consult_id, actor, str(live.phase), by, now, reason=reason)
+        self._publish(ConsultChanged(consult_id, "ended", live, by=by, reason=reason))
+        return live
 
+    def mark_no_show(
+        self, consult_id: int, side: Side, actor: str, now: datetime, by: str = "clock"
+    ) -> LiveConsult:
+        """`side` never came. Only once the no-show wait has passed, whoever asks."""
+        live = self.store.get(consult_id)
+        if live is None:
+            raise TransitionError("unknown_consult", f"no live consult {consult_id}")
+        if not self._no_show_due(live, side, now):
+            waited_until = live.starts_at + self.policy.no_show_after
+            raise TransitionError(
+                "too_early",
+                "Wait until "
+                f"{waited_until.isoformat(timespec='minutes')} before marking a no-show.",
+            )
+        live = self.store.mark_no_show(consult_id, side, now)
+        reason = str(live.phase)
+        records.record_end(self.db, consult_id, actor, reason, by, now)
+        self._publish(ConsultChanged(consult_id, "no_show", live, by=by, reason=reason, side=side))
+        return live
 
-def _cancel_room(store: LiveConsultStore, consult_id: int, now: datetime) -> None:
-    try:
-        store.cancel(consult_id)
-    except TransitionError as error:
-        if error.code == "already_admitted":
-            # Admitted before the booked start and cancelled by the patient mid-call:
-            # the call ends, as if the patient had hung up.
-            store.end(consult_id, now, "patient")
-        # unknown_consult: nobody ever opened the room; already_ended: nothing to do.
+    def _no_show_due(self, live: LiveConsult, side: Side, now: datetime) -> bool:
+        if side is Side.PROVIDER:
+            return provider_no_show_due(live, now, self.policy)
+        if live.phase is Phase.SCHEDULED:
+            return patient_no_show_due(live, now, self.policy)
+        # Checked in and left the waiting room: the same wait from the booked start.
+        return live.phase is Phase.WAITING and now >= live.starts_at + self.policy.no_show_after
 
+    # -- the booking changes ------------------------------------------------------------
 
-def forget_live_room(store: LiveConsultStore, consult_id: int) -> None:
-    """Delete everything Redis holds about a consult's live room (its time has changed)."""
-    # The store's own key names (private to it today; the full session service will own this).
-    member = str(consult_id)
-    consult_key = store._consult_key(consult_id)
-    keys: list[Any] = list(store.redis.scan_iter(match=f"{consult_key}:*", count=100))
-    with store.redis.pipeline() as pipe:
-        pipe.delete(consult_key, *keys)
-        pipe.srem(store._live_key, member)
-        pipe.zrem(store._lobby_key, member)
-        pipe.zrem(store._ending_key, member)
-        pipe.execute()
+    def cancel(self, consult_id: int, actor: str, now: datetime) -> bool:
+        """Cancel the consult (SQL first: it frees the slot), then close its live room.
+        False when the consult was already over."""
+        if not records.record_end(self.db, consult_id, actor, "cancelled", "patient", now):
+            return False
+        self._close_room_as_cancelled(consult_id, now)
+        return True
 
+    def _close_room_as_cancelled(self, consult_id: int, now: datetime) -> None:
+        live = None
+        try:
+            live = self.store.cancel(consult_id)
+        except TransitionError as refusal:
+            if refusal.code == "already_admitted":
+                # Admitted early and cancelled mid-call: the call ends as if hung up.
+                live = self.store.end(consult_id, now, "patient")
+        except redis.RedisError as error:  # the clock reconciles from SQL
+            log.warning("consult %s: live room not closed (%s)", consult_id, type(error).__name__)
+            return
+        self._publish(ConsultChanged(consult_id, "cancelled", live, reason="cancelled"))
 
-def live_rooms(extensions: dict[str, Any], store: LiveConsultStore) -> LiveRooms:
-    """The app's one LiveRooms, kept in `app.extensions` beside the clinic."""
-    rooms = extensions.get("live_rooms")
-    if not isinstance(rooms, LiveRooms):
-        rooms = extensions["live_rooms"] = LiveRooms(store)
-    return rooms
+    def reschedule(self, consult_id: int) -> None:
+        """The booking moved (SQL holds the new time): the old time's room is forgotten, so
+        a fresh one opens for the new time, and open pages are told."""
+        before = None
+        try:
+            before = self.store.get(consult_id)
+            self.store.forget(consult_id)
+        except redis.RedisError as error:
+            log.warning("consult %s: old room kept (%s)", consult_id, type(error).__name__)
+            return
+        self._publish(ConsultChanged(consult_id, "rescheduled", before, reason="rescheduled"))
+
+    # -- devices ------------------------------------------------------------------------
+
+    def device_joined(
+        self,
+        consult_id: int,
+        side: Side,
+        sid: str,
+        device: str,
+        now: datetime,
+        process_id: str,
+        max_devices: int = 0,
+    ) -> int:
+        """A browser of `side` connected; refused past the cap. Returns the side's devices."""
+        devices = self.store.join(consult_id, side, sid, device, now, process_id, max_devices)
+        live = self.store.get(consult_id)
+        self._publish(
+            ConsultChanged(consult_id, "device_joined", live, side=side, devices=devices)
+        )
+        return devices
+
+    def device_left(self, consult_id: int, side: Side, sid: str, now: datetime) -> int:
+        """A browser of `side` went away; the rejoin window starts when it was the last."""
+        devices = self.store.leave(consult_id, side, sid, now)
+        live = self.store.get(consult_id)
+        self._publish(ConsultChanged(consult_id, "device_left", live, side=side, devices=devices))
+        return devices
+
+    # -- the clock and reconciliation -----------------------------------------------------
+
+    def tick(self, now: datetime) -> None:
+        """One round of the clinic's clock: make the stores agree, end overdue calls and
+        calls a side left for longer than the rejoin window, send due warnings, mark
+        no-shows. Two reads (Redis's live rooms, one SQL query) however many consults."""
+        live_ids = self.store.live_ids()
+        rows = records.rows_to_watch(self.db, live_ids, now - timedelta(days=1))
+        for consult_id in sorted(set(live_ids) | rows.keys()):
+            live = self.reconcile(consult_id, now, rows.get(consult_id))
+            if live is None or live.is_terminal:
+                continue
+            if live.phase is Phase.IN_CALL:
+                self._tick_call(live, now)
+            elif live.phase is Phase.WAITING and provider_no_show_due(live, now, self.policy):
+                self._try_no_show(consult_id, Side.PROVIDER, now)
+            elif patient_no_show_due(live, now, self.policy):
+                self._try_no_show(consult_id, Side.PATIENT, now)
+
+    def _tick_call(self, live: LiveConsult, now: datetime) -> None:
+        consult_id = live.consult_id
+        if is_overdue(live, now, self.policy):
+            self.end(consult_id, "clock", "system", now)
+            return
+        for side in Side:
+            if self.store.side_is_gone(consult_id, side, now):
+                self.end(consult_id, "clock", "system", now, reason=f"{side}_left")
+                return
+        sent = self.store.warned(consult_id)
+        for seconds_left in due_warnings(live, now, self.policy, sent):
+            if self.store.claim_warning(consult_id, seconds_left):
+                self._publish(
+                    ConsultChanged(consult_id, "warning", live, seconds_left=seconds_left)
+                )
+
+    def _try_no_show(self, consult_id: int, side: Side, now: datetime) -> None:
+        try:
+            self.mark_no_show(consult_id, side, "system", now)
+        except TransitionError:
+            pass  # another process got there first, or the side turned up
+
+    def reconcile(
+        self, consult_id: int, now: datetime, row: records.Row | None = None
+    ) -> LiveConsult | None:
+        """Make the two stores agree, SQL's terminal status first; the live state after.
+        `row`: the consult's SQL status and times, when the caller already read them."""
+        row = row or records.booked_row(self.db, consult_id)
+        if row is None:
+            return self.store.get(consult_id)
+        status, starts_at, ends_at = row
+        live = self.store.get(consult_id)
+        sql_phase = records.PHASE_OF_STATUS.get(records.ConsultStatus(status))
+        if live is None:
+            if sql_phase is None and now >= starts_at + self.policy.no_show_after:
+                return self.store.ensure(consult_id, starts_at, ends_at)  # for the no-show
+            return None
+        if sql_phase is None and live.starts_at != starts_at:
+            self.reschedule(consult_id)  # moved while Redis was away
+            return None
+        if sql_phase == "cancelled":
+            if live.phase not in (Phase.CANCELLED, Phase.ENDED):
+                self._close_room_as_cancelled(consult_id, now)
+            return self.store.get(consult_id)
+        if sql_phase is not None and not live.is_terminal:
+            return self._follow_sql_end(live, sql_phase, now)
+        if sql_phase is None and live.is_terminal and live.phase is not Phase.CANCELLED:
+            # Redis ended it but SQL never heard (a crash between the writes): finish it.
+            by = live.ended_by or "clock"
+            records.record_end(self.db, consult_id, "system", str(live.phase), by, now)
+        return live
+
+    def _follow_sql_end(self, live: LiveConsult, sql_phase: str, now: datetime) -> LiveConsult:
+        consult_id = live.consult_id
+        try:
+            if sql_phase == "ended":
+                ended = self.store.end(consult_id, now, "clock")
+            else:
+                side = Side.PATIENT if sql_phase == "no_show_patient" else Side.PROVIDER
+                ended = self.store.mark_no_show(consult_id, side, now)
+        except TransitionError:
+            return self.store.get(consult_id) or live
+        self._publish(ConsultChanged(consult_id, "ended", ended, by="clock", reason=sql_phase))
+        return ended
+
+    def reconcile_all(self, now: datetime) -> int:
+        """At start-up: every live room agrees with SQL. Returns how many were looked at."""
+        ids = self.store.live_ids()
+        for consult_id in ids:
+            self.reconcile(consult_id, now)
+        return len(ids)
+

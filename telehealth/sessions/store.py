@@ -420,6 +420,18 @@ class LiveConsultStore:
         )
         return int(cast(int, left))
 
+    def forget(self, consult_id: int) -> None:
+        """Delete everything Redis holds about a consult's live room (its time changed)."""
+        consult_key = self._consult_key(consult_id)
+        keys: list[Any] = list(self.redis.scan_iter(match=f"{consult_key}:*", count=100))
+        member = str(consult_id)
+        with self.redis.pipeline() as pipe:
+            pipe.delete(consult_key, *keys)
+            pipe.srem(self._live_key, member)
+            pipe.zrem(self._lobby_key, member)
+            pipe.zrem(self._ending_key, member)
+            pipe.execute()
+
     def process_alive(self, process: str, ttl_seconds: int) -> None:
         """A web process says it is alive (its devices are real) for `ttl_seconds`."""
         self.redis.set(f"{self.prefix}:process:{process}", "1", ex=ttl_seconds)

@@ -62,12 +62,11 @@ def init_app(app: Flask, redis_url: str) -> None:
     broker = PrecheckBroker(app.extensions["clinic"], socketio)
     app.extensions["precheck_broker"] = broker
     socketio.on_namespace(MediaNamespace(app, broker))
-    from ..sessions import live_rooms
-    from .rooms import listen_for_closed_rooms
+    from .rooms import listen_for_consult_changes
 
-    # Cancel and reschedule (booking) close live rooms; the open pages hear it from here.
-    clinic = app.extensions["clinic"]
-    listen_for_closed_rooms(socketio, clinic, live_rooms(app.extensions, clinic.live))
+    # Every change of a consult, whoever made it (a socket, a page, booking, the clock),
+    # reaches the open pages from here.
+    listen_for_consult_changes(socketio, app.extensions["clinic"])
 
 
 def _library_logger(name: str) -> logging.Logger:

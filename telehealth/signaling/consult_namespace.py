@@ -15,7 +15,6 @@ from flask_socketio import Namespace, join_room
 
 from ..clinic import Clinic
 from ..consult.access import PatientPass, consult_for_credential, consult_for_pass
-from ..consult.records import record_admit, record_check_in, record_running_late
 from ..db import utcnow
 from ..domain.booking_rules import normalise_phone
 from ..metrics import metrics_of
@@ -40,7 +39,6 @@ from .messages import (
 from .monitor import send_room_update
 from .rooms import (
     NAMESPACE,
-    finish_consult,
     other_side,
     room_of,
     send_ice_servers,
@@ -166,7 +164,7 @@ class ConsultNamespace(Namespace):
                 actor, TARGET, "rate_limited", "Too many messages; try again in a moment."
             )
         now = utcnow()
-        live = self.clinic.live.ensure(consult.id, consult.starts_at, consult.ends_at)
+        live = self.clinic.consults.open_room(consult.id, consult.starts_at, consult.ends_at)
         if live.phase.is_terminal:
             raise refused_connection({"code": "ended", "message": "This consult has ended."})
         self.clinic.live.set_note(
@@ -180,7 +178,7 @@ class ConsultNamespace(Namespace):
         )
         sid = current_sid()
         device = _device_label(auth.get("device"))
-        devices = self._join_device(consult.id, side, sid, device, actor, now)
+        self._join_device(consult.id, side, sid, device, actor, now)
         self.members[sid] = Member(
             consult.id,
             side,
@@ -192,13 +190,8 @@ class ConsultNamespace(Namespace):
         )
         join_room(room_of(consult.id))
         join_room(room_of(consult.id, side))
-        if devices == 1:
-            self.emit(
-                "peer_back",
-                {"side": str(side), "devices": 1},
-                room=room_of(consult.id, other_side(side)),
-            )
-        send_state(self.socketio, self.clinic, consult.id)
+        # The device_joined event went out before this socket was in its rooms.
+        send_state(self.socketio, self.clinic, consult.id, to=sid)
         if live.phase == Phase.IN_CALL:
             send_ice_servers(self.socketio, self.clinic, consult.id, side, to=sid)
 
@@ -208,7 +201,7 @@ class ConsultNamespace(Namespace):
         """Count the device in the shared presence; one link opens at most MAX_DEVICES_PER_SIDE
         sockets per side, across every web process."""
         try:
-            return self.clinic.live.join(
+            return self.clinic.consults.device_joined(
                 consult_id, side, sid, device, now, self.process_id, self.max_devices
             )
         except TransitionError as error:
@@ -310,24 +303,14 @@ class ConsultNamespace(Namespace):
         for consult_id in self.clinic.live.live_ids():
             for side, sid in self.clinic.live.devices_of_dead_processes(consult_id):
                 forgotten += 1
-                if self.clinic.live.leave(consult_id, side, sid, now) == 0:
-                    self.emit(
-                        "peer_left",
-                        {"side": str(side), "devices": 0},
-                        room=room_of(consult_id, other_side(side)),
-                    )
-                send_state(self.socketio, self.clinic, consult_id)
+                self.clinic.consults.device_left(consult_id, side, sid, now)
         return forgotten
 
     def on_disconnect(self, reason: Any = None) -> None:
         member = self.members.pop(current_sid(), None)
         if member is None:
             return
-        devices = self.clinic.live.leave(member.consult_id, member.side, current_sid(), utcnow())
-        live = self.clinic.live.get(member.consult_id)
-        if devices == 0 and live is not None and not live.phase.is_terminal:
-            self.emit("peer_left", {"side": str(member.side), "devices": 0}, room=member.relay_to)
-        send_state(self.socketio, self.clinic, member.consult_id)
+        self.clinic.consults.device_left(member.consult_id, member.side, current_sid(), utcnow())
 
     # -- events ----------------------------------------------------------------------
 
@@ -356,24 +339,17 @@ class ConsultNamespace(Namespace):
                 "Ontario physiotherapists can only consult people "
                 "who are in Ontario at the time of the call.",
             )
-        now = utcnow()
-        before = self.clinic.live.get(member.consult_id)
-        if before is not None and before.phase == Phase.IN_CALL:
-            # Already admitted: the answers the physiotherapist confirmed stay as they were.
-            return refusal("already_admitted", "You are already in the call.")
-        live = self.clinic.live.check_in(member.consult_id, now)
-        self.clinic.live.set_note(
+        live = self.clinic.consults.check_in(
             member.consult_id,
-            "checklist",
+            member.actor,
+            member.device,
             {
                 "location": answers["location"],
                 "in_ontario": "yes",
                 "emergency_phone": answers["emergency_phone"],
             },
+            utcnow(),
         )
-        if before is None or before.phase == Phase.SCHEDULED:
-            record_check_in(self.clinic.db, member.consult_id, member.actor, now, member.device)
-        send_state(self.socketio, self.clinic, member.consult_id)
         return {**OK, "phase": str(live.phase)}
 
     def on_admit(self, data: Any) -> dict[str, Any]:
@@ -381,14 +357,7 @@ class ConsultNamespace(Namespace):
         if member is None:
             return UNAUTHORIZED
         parse_admit(data)
-        now = utcnow()
-        live = self.clinic.live.admit(member.consult_id, now)
-        record_admit(self.clinic.db, member.consult_id, member.actor, now)
-        if not self.clinic.live.note(member.consult_id, "info").get("probe"):
-            self.metrics.consults_started.inc()  # probes stay out of the clinic's numbers
-        send_state(self.socketio, self.clinic, member.consult_id)
-        for side in Side:
-            send_ice_servers(self.socketio, self.clinic, member.consult_id, side)
+        live = self.clinic.consults.admit(member.consult_id, member.actor, utcnow())
         return {**OK, "call_ends_at": live.call_ends_at.isoformat() if live.call_ends_at else None}
 
     def on_running_late(self, data: Any) -> dict[str, Any]:
@@ -398,9 +367,7 @@ class ConsultNamespace(Namespace):
         minutes = data.get("minutes") if isinstance(data, dict) else None
         if not isinstance(minutes, int) or minutes not in (5, 10, 15):
             raise Invalid("Choose 5, 10 or 15 minutes.", {"minutes": "5, 10 or 15"})
-        self.clinic.live.running_late(member.consult_id, minutes)
-        record_running_late(self.clinic.db, member.consult_id, member.actor, minutes)
-        send_state(self.socketio, self.clinic, member.consult_id)
+        self.clinic.consults.running_late(member.consult_id, member.actor, minutes)
         return OK
 
     def on_chat(self, data: Any) -> dict[str, Any]:
@@ -529,8 +496,8 @@ class ConsultNamespace(Namespace):
 
     def on_end(self, data: Any = None) -> dict[str, Any]:
         member = self._member()
-        live = finish_consult(
-            self.socketio, self.clinic, member.consult_id, str(member.side), member.actor, utcnow()
+        live = self.clinic.consults.end(
+            member.consult_id, str(member.side), member.actor, utcnow()
         )
         if live is None:
             return refusal("already_ended", "This consult has already ended.")

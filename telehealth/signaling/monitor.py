@@ -23,7 +23,6 @@ from ..staff.auth import current_staff
 from ..staff.views import short_name
 from .context import current_sid
 from .messages import ROUTES, STATS_RANGES, VERDICTS, stat_number
-from .rooms import finish_consult
 from .throttle import connect_gate
 
 MONITOR_NAMESPACE = "/monitor"
@@ -243,7 +242,7 @@ class MonitorNamespace(Namespace):
         if not isinstance(consult_id, int):
             return {"ok": False, "error": {"code": "invalid", "message": "consult_id needed."}}
         actor = f"staff:{admin_id}"
-        live = finish_consult(self.socketio, self.clinic, consult_id, "admin", actor, utcnow())
+        live = self.clinic.consults.end(consult_id, "admin", actor, utcnow())
         if live is None:
             return {
                 "ok": False,

@@ -9,9 +9,8 @@ from typing import Any
 from flask_socketio import SocketIO
 
 from ..clinic import Clinic
-from ..consult.records import record_end
 from ..db import utcnow
-from ..sessions import LiveConsult, LiveRoomClosed, LiveRooms, Side, TransitionError
+from ..sessions import ConsultChanged, LiveConsult, Side
 from .ice import ice_servers, spend_from_budget, turn_budget_key
 
 NAMESPACE = "/consult"
@@ -140,58 +139,19 @@ def _count(update: Any) -> None:
         update(metrics_of(current_app))
 
 
+# What people read when a consult ends, by the service's reason.
 END_REASONS = {
-    "patient": "The patient ended the call.",
-    "provider": "The physiotherapist ended the call.",
-    "clock": "The 20-minute consult is over.",
-    "admin": "The clinic ended this call.",
+    "ended_by_patient": "The patient ended the call.",
+    "ended_by_provider": "The physiotherapist ended the call.",
+    "ended_by_clock": "The 20-minute consult is over.",
+    "ended_by_admin": "The clinic ended this call.",
+    "patient_left": "The patient left the call and did not come back in time.",
+    "provider_left": "The physiotherapist left the call and did not come back in time.",
+    "no_show_patient": "The patient did not arrive.",
+    "no_show_provider": "We're sorry: your physiotherapist could not join. The clinic will "
+    "call you to book another time.",
+    "ended": "The call has ended.",
 }
-
-
-def finish_consult(
-    socketio: SocketIO, clinic: Clinic, consult_id: int, by: str, actor: str, now: datetime
-) -> LiveConsult | None:
-    """End the call once, whoever asks first; returns None if it had already ended."""
-    try:
-        live = clinic.live.end(consult_id, now, by)
-    except TransitionError:
-        return None
-    record_end(clinic.db, consult_id, actor, str(live.phase), by, now)
-    _count(lambda m: m.consults_ended.labels(by).inc())
-    send_ended(socketio, consult_id, live, END_REASONS.get(by, "The call has ended."))
-    send_state(socketio, clinic, consult_id)
-    return live
-
-
-NO_SHOW_REASONS = {
-    Side.PATIENT: "The patient did not arrive.",
-    Side.PROVIDER: "We're sorry: your physiotherapist could not join. The clinic will call you "
-    "to book another time.",
-}
-
-
-def close_as_no_show(
-    socketio: SocketIO, clinic: Clinic, consult_id: int, side: Side, actor: str, now: datetime
-) -> LiveConsult | None:
-    """Record a no-show of `side` once; tell whoever is connected."""
-    try:
-        live = clinic.live.mark_no_show(consult_id, side, now)
-    except TransitionError:
-        return None
-    record_end(
-        clinic.db,
-        consult_id,
-        actor,
-        str(live.phase),
-        "clock" if actor == "system" else "provider",
-        now,
-    )
-    _count(lambda m: m.no_shows.labels(str(side)).inc())
-    send_ended(socketio, consult_id, live, NO_SHOW_REASONS[side])
-    send_state(socketio, clinic, consult_id)
-    return live
-
-
 ROOM_CLOSED_REASONS = {
     "cancelled": "This consult was cancelled.",
     "rescheduled": "This consult has moved to a new time. Your email has the details.",
@@ -199,23 +159,61 @@ ROOM_CLOSED_REASONS = {
 ROOM_CLOSED_NEXT = {Side.PATIENT: "/consult", Side.PROVIDER: "/staff"}
 
 
-def tell_room_closed(socketio: SocketIO, clinic: Clinic, event: LiveRoomClosed) -> None:
+def tell_room_closed(socketio: SocketIO, clinic: Clinic, consult_id: int, because: str) -> None:
     """Both sides' open pages learn that the booking was cancelled or moved, and leave."""
     for side in Side:
         socketio.emit(
             "ended",
             {
                 "by": "patient",
-                "phase": str(event.because),
-                "reason": ROOM_CLOSED_REASONS[str(event.because)],
+                "phase": because,
+                "reason": ROOM_CLOSED_REASONS[because],
                 "next_url": ROOM_CLOSED_NEXT[side],
             },
             namespace=NAMESPACE,
-            to=room_of(event.consult_id, side),
+            to=room_of(consult_id, side),
         )
-    send_state(socketio, clinic, event.consult_id)
+    send_state(socketio, clinic, consult_id)
 
 
-def listen_for_closed_rooms(socketio: SocketIO, clinic: Clinic, rooms: LiveRooms) -> None:
-    """Wire the booking side's room closings to the sockets (called once per app)."""
-    rooms.subscribe(lambda event: tell_room_closed(socketio, clinic, event))
+def tell_sockets(socketio: SocketIO, clinic: Clinic, event: ConsultChanged) -> None:
+    """Translate one change of the session service into the socket messages it means."""
+    consult_id, live = event.consult_id, event.live
+    if event.change in ("cancelled", "rescheduled"):
+        tell_room_closed(socketio, clinic, consult_id, event.change)
+        return
+    if event.change == "warning":
+        socketio.emit(
+            "warning",
+            {"seconds_left": event.seconds_left},
+            namespace=NAMESPACE,
+            to=room_of(consult_id),
+        )
+        return
+    if event.change in ("ended", "no_show") and live is not None:
+        if event.change == "no_show" and event.side is not None:
+            _count(lambda m: m.no_shows.labels(str(event.side)).inc())
+        else:
+            _count(lambda m: m.consults_ended.labels(event.by or "clock").inc())
+        text = END_REASONS.get(event.reason, END_REASONS["ended"])
+        send_ended(socketio, consult_id, live, text)
+    elif event.change in ("device_joined", "device_left") and event.side is not None:
+        alone = event.devices == (1 if event.change == "device_joined" else 0)
+        if alone and live is not None and not live.is_terminal:
+            socketio.emit(
+                "peer_back" if event.change == "device_joined" else "peer_left",
+                {"side": str(event.side), "devices": event.devices},
+                namespace=NAMESPACE,
+                to=room_of(consult_id, other_side(event.side)),
+            )
+    send_state(socketio, clinic, consult_id)
+    if event.change == "admitted":
+        if not clinic.live.note(consult_id, "info").get("probe"):
+            _count(lambda m: m.consults_started.inc())  # probes stay out of the numbers
+        for side in Side:
+            send_ice_servers(socketio, clinic, consult_id, side)
+
+
+def listen_for_consult_changes(socketio: SocketIO, clinic: Clinic) -> None:
+    """Wire the session service's events to the sockets (called once per app)."""
+    clinic.consults.subscribe(lambda event: tell_sockets(socketio, clinic, event))

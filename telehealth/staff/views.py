@@ -28,10 +28,10 @@ from ..consult import outcomes
 from ..db import utcnow
 from ..domain.availability import CLINIC_TZ, format_local, local_day_bounds
 from ..errors import ApiError
-from ..extensions import csrf, limiter, socketio
+from ..extensions import csrf, limiter
 from ..models import RECOMMENDATION_LABELS, Consult, ConsultOutcome, ConsultStatus, StaffUser
 from ..notify import messages
-from ..sessions import Side
+from ..sessions import Side, TransitionError
 from . import two_factor
 from .accounts import hash_password, password_matches, staff_by_email
 from .auth import (
@@ -513,15 +513,18 @@ def mark_no_show(consult_id: int) -> Any:
     staff = current_staff()
     assert staff is not None
     clinic = current_clinic()
-    from ..signaling.rooms import close_as_no_show
-
-    live = clinic.live.ensure(consult.id, consult.starts_at, consult.ends_at)
-    if live.phase.is_terminal or not close_as_no_show(
-        socketio, clinic, consult.id, Side.PATIENT, f"staff:{staff.id}", utcnow()
-    ):
-        return render_template(
-            "error.html",
-            title="Cannot mark a no-show",
-            message="This consult has already started or ended.",
-        ), 409
+    try:
+        clinic.consults.open_room(consult.id, consult.starts_at, consult.ends_at)
+        clinic.consults.mark_no_show(
+            consult.id, Side.PATIENT, f"staff:{staff.id}", utcnow(), by="provider"
+        )
+    except TransitionError as refusal:
+        message = "This consult has already started or ended."
+        if refusal.code == "too_early":
+            wait = clinic.consults.policy.no_show_after
+            message = (
+                f"The patient has {round(wait.total_seconds() / 60)} minutes to arrive: you can "
+                f"mark a no-show from {format_local(consult.starts_at + wait)}."
+            )
+        return render_template("error.html", title="Cannot mark a no-show", message=message), 409
     return redirect(url_for("staff.dashboard"), code=303)

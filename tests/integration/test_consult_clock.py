@@ -11,7 +11,7 @@ from sqlalchemy import select
 from telehealth.db import utcnow
 from telehealth.extensions import socketio
 from telehealth.models import AuditEvent, Consult, ConsultOutcome
-from telehealth.signaling.clock import ConsultClock
+from telehealth.sessions.clock import ConsultClock
 from tests.consults import CHECK_IN, CHECKLIST, instant_consult, patient_client, staff_client
 from tests.smtp import smtp_server
 
@@ -31,7 +31,7 @@ def app(app_factory, inbox):
 
 @pytest.fixture
 def clock(app, demo_clinic):
-    return ConsultClock(socketio, demo_clinic, 0.1)
+    return ConsultClock(demo_clinic.consults, 0.1, socketio.sleep)
 
 
 def _connect(app, http_client, auth=None):
@@ -80,7 +80,7 @@ def test_clock_warns_then_ends_the_call_once(app, demo_clinic, clock):
 
 def test_two_clocks_end_a_call_exactly_once(app, demo_clinic, clock):
     consult, patient, _, _ = _in_call(app, demo_clinic)
-    other_clock = ConsultClock(socketio, demo_clinic, 0.1)
+    other_clock = ConsultClock(demo_clinic.consults, 0.1, socketio.sleep)
     later = demo_clinic.live.get(consult.id).admitted_at + timedelta(seconds=70)
     clock.tick(later)
     other_clock.tick(later)
@@ -96,7 +96,6 @@ def test_patient_who_never_arrives_is_a_no_show(app, demo_clinic, clock):
     clock.tick(utcnow() + timedelta(seconds=60))
     with demo_clinic.db.sessions() as session:
         assert session.get(Consult, consult.id).status == "booked"
-    clock._next_no_show_sweep = utcnow() - timedelta(seconds=1)
     clock.tick(utcnow() + timedelta(seconds=125))
     with demo_clinic.db.sessions() as session:
         assert session.get(Consult, consult.id).status == "no_show_patient"
@@ -115,8 +114,20 @@ def test_provider_who_never_admits_is_a_no_show_and_the_patient_is_told(app, dem
         assert session.get(Consult, consult.id).status == "no_show_provider"
 
 
+def test_physiotherapist_cannot_mark_a_no_show_before_the_wait(app, demo_clinic):
+    consult = instant_consult(demo_clinic, minutes_from_now=-1)  # the wait here is 2 minutes
+    client = staff_client(app)
+    page = client.get("/staff").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    response = client.post(f"/staff/consults/{consult.id}/no-show", data={"csrf_token": token})
+    assert response.status_code == 409
+    assert "The patient has 2 minutes to arrive" in response.get_data(as_text=True)
+    with demo_clinic.db.sessions() as session:
+        assert session.get(Consult, consult.id).status == "booked"
+
+
 def test_physiotherapist_marks_a_no_show_from_the_dashboard(app, demo_clinic):
-    consult = instant_consult(demo_clinic, minutes_from_now=-1)
+    consult = instant_consult(demo_clinic, minutes_from_now=-3)
     client = staff_client(app)
     page = client.get("/staff").get_data(as_text=True)
     assert "Mark no-show" in page
