@@ -54,8 +54,8 @@ def _in_app_context(app: Flask, duty: Any) -> None:
 def start_background_duties(app: Flask, root_url: str) -> Any:
     """The consult clock and the reminder sender of this process."""
     from .extensions import socketio
-    from .signaling import cut_disabled_staff, drop_local_sockets
     from .sessions.clock import ConsultClock
+    from .signaling import cut_disabled_staff, drop_local_sockets
     from .signaling.throttle import connect_gate
 
     clock = ConsultClock(
