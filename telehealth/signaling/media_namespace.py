@@ -18,19 +18,28 @@ from flask import Flask, current_app
 from flask_socketio import Namespace
 
 from ..clinic import Clinic
+from ..protocol import MAX_PRECHECK_SDP as MAX_PRECHECK_SDP  # the /consult offer's limit
+from ..protocol import REFUSALS as PROTOCOL_REFUSALS
+from ..protocol import (
+    Invalid,
+    PrecheckAnswer,
+    decode,
+    encode,
+    events,
+    ok,
+    refused,
+)
 from .context import current_sid
 from .ice import BUDGET_WINDOW_SECONDS
 from .throttle import connect_gate
 
-MEDIA_NAMESPACE = "/media"
+MEDIA_NAMESPACE = events.MEDIA
 WORKERS_KEY = "th:media:workers"
 # A check's Redis record and its consult's place expire after this, even if no worker says so.
 CHECK_TTL_SECONDS = 120
 # The longest a worker may run one check; below CHECK_TTL_SECONDS so a place never outlives it.
 CHECK_MAX_SECONDS = 90
 HEARTBEAT_TTL = 30
-# A browser's gathered offer is 3-10 KB; anything far larger is not a real pre-call check.
-MAX_PRECHECK_SDP = 20_000
 
 # KEYS: the consult's running check, its hourly count. ARGV: check id, ttl, limit, window.
 _CLAIM_LUA = """
@@ -47,13 +56,9 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 """
 
+# The pre-call check's refusals, in the protocol's words.
 REFUSALS = {
-    "check_running": "A connection check is already running for this consult. "
-    "Wait for it to finish, then try again.",
-    "precheck_budget": "You have checked your connection many times this hour. "
-    "You can still join the waiting room.",
-    "no_worker": "The connection check is not available right now. "
-    "You can still join the waiting room.",
+    code: PROTOCOL_REFUSALS[code] for code in ("check_running", "precheck_budget", "no_worker")
 }
 
 
@@ -144,7 +149,7 @@ class PrecheckBroker:
         record["worker"] = worker
         self._save(check_id, record)
         self.socketio.emit(
-            "precheck_request",
+            events.PRECHECK_REQUEST,
             {
                 "check_id": check_id,
                 "description": record["description"],
@@ -177,9 +182,9 @@ class PrecheckBroker:
             # Answered: nobody else will be offered it, so the patient's SDP leaves Redis.
             self._save(check_id, {**record, "description": None, "ice": None})
             self.socketio.emit(
-                "precheck_answer",
+                events.PRECHECK_ANSWER,
                 {"check_id": check_id, "description": description},
-                namespace="/consult",
+                namespace=events.CONSULT,
                 to=record["browser"],
             )
 
@@ -197,14 +202,9 @@ class PrecheckBroker:
         if not self._offer(check_id, record):
             self._let_go(check_id, record, refund=True)
             self.socketio.emit(
-                "precheck_error",
-                {
-                    "check_id": check_id,
-                    "code": "busy",
-                    "message": "The connection check is busy right now. You can still join; "
-                    "try the check again in a minute.",
-                },
-                namespace="/consult",
+                events.PRECHECK_ERROR,
+                {"check_id": check_id, "code": "busy", "message": PROTOCOL_REFUSALS["busy"]},
+                namespace=events.CONSULT,
                 to=record["browser"],
             )
 
@@ -214,7 +214,7 @@ class PrecheckBroker:
         if record and record.get("browser") == browser_sid and record.get("worker"):
             self._save(check_id, {**record, "description": None, "ice": None})
             self.socketio.emit(
-                "precheck_close",
+                events.PRECHECK_CLOSE,
                 {"check_id": check_id},
                 namespace=MEDIA_NAMESPACE,
                 to=record["worker"],
@@ -249,7 +249,7 @@ class MediaNamespace(Namespace):
     def on_heartbeat(self, data: Any = None) -> dict[str, Any]:
         """Workers call every 10 s; a worker of a crashed web process stops being offered."""
         self.broker.heartbeat(current_sid())
-        return {"ok": True}
+        return ok()
 
     def on_disconnect(self, reason: Any = None) -> None:
         sid = current_sid()
@@ -257,15 +257,12 @@ class MediaNamespace(Namespace):
         self.broker.forget(sid)
 
     def on_precheck_answer(self, data: Any) -> dict[str, Any]:
-        if not isinstance(data, dict) or not isinstance(data.get("description"), dict):
-            return {"ok": False}
-        description = data["description"]
-        self.broker.answered(
-            current_sid(),
-            str(data.get("check_id")),
-            {"type": str(description.get("type")), "sdp": str(description.get("sdp"))[:60_000]},
-        )
-        return {"ok": True}
+        try:
+            answer = decode(PrecheckAnswer, data)
+        except Invalid as error:
+            return refused("invalid", error.message, error.fields)
+        self.broker.answered(current_sid(), answer.check_id, encode(answer.description))
+        return ok()
 
     def on_precheck_done(self, data: Any) -> dict[str, Any]:
         """The worker closed a check's echo peer (finished, stopped, failed or timed out)."""
