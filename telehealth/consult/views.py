@@ -13,6 +13,7 @@ from ..db import utcnow
 from ..denied_access import client_tag, denied_access
 from ..domain.availability import format_local
 from ..extensions import limiter
+from ..models import Consult, ConsultStatus
 from .access import PatientPass, consult_for_credential, consult_for_pass
 
 bp = Blueprint("consult", __name__)
@@ -69,7 +70,7 @@ def room() -> Any:
     with clinic.db.sessions() as db_session:
         consult = consult_for_pass(db_session, patient_pass, utcnow(), clinic.live.rules)
         if consult is None:
-            return _link_not_active()
+            return _why_not_open(db_session.get(Consult, patient_pass.consult_id), patient_pass)
         provider_name = consult.provider.name
     return render_template(
         "consult/patient.html",
@@ -78,6 +79,29 @@ def room() -> Any:
         starts_at_label=format_local(consult.starts_at),
         thanks_url=url_for("consult.thanks"),
     )
+
+
+def _why_not_open(consult: Consult | None, patient_pass: PatientPass) -> tuple[str, int]:
+    """The patient's open page was sent here because the booking changed: say how."""
+    if consult is None or consult.join_hash != patient_pass.join_hash:
+        return _link_not_active()
+    if consult.status == ConsultStatus.CANCELLED:
+        return render_template(
+            "error.html",
+            title="Your consult was cancelled",
+            message="This consult was cancelled, so its waiting room is closed. We've emailed "
+            "you a confirmation. You can book another free consult from the clinic's home page.",
+        ), 410
+    opens = consult.starts_at - current_clinic().live.rules.lobby_opens
+    if consult.status == ConsultStatus.BOOKED and utcnow() < opens:
+        return render_template(
+            "error.html",
+            title="Your consult has a new time",
+            message=f"Your consult is now on {format_local(consult.starts_at)}. Open the link "
+            "in your email again from "
+            f"{format_local(opens)}, when the waiting room opens.",
+        ), 409
+    return _link_not_active()
 
 
 @bp.get("/consult/thanks")
