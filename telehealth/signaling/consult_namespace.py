@@ -17,12 +17,12 @@ from ..clinic import Clinic
 from ..consult.access import PatientPass, consult_for_credential, consult_for_pass
 from ..db import utcnow
 from ..domain.booking_rules import normalise_phone
+from ..domain.names import short_name
 from ..metrics import metrics_of
 from ..models import Consult, ConsultStatus
 from ..sessions import Phase, Side, TransitionError
 from ..sessions.state import join_window
 from ..staff.auth import current_staff
-from ..staff.views import short_name
 from .context import current_sid, refused_connection
 from .ice import ice_servers, spend_from_budget, turn_budget_key
 from .media_namespace import MAX_PRECHECK_SDP, REFUSALS, PrecheckRefused

@@ -17,10 +17,10 @@ from .. import audit
 from ..clinic import Clinic
 from ..db import utcnow
 from ..domain.availability import CLINIC_TZ, local_day_bounds
+from ..domain.names import short_name
 from ..models import Consult, ConsultStatus
 from ..sessions import LiveConsult, Phase, Side
 from ..staff.auth import current_staff
-from ..staff.views import short_name
 from .context import current_sid
 from .messages import ROUTES, STATS_RANGES, VERDICTS, stat_number
 from .throttle import connect_gate

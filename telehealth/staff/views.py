@@ -27,6 +27,7 @@ from ..clinic import current_clinic
 from ..consult import outcomes
 from ..db import utcnow
 from ..domain.availability import CLINIC_TZ, format_local, local_day_bounds
+from ..domain.names import short_name
 from ..errors import ApiError
 from ..extensions import csrf, limiter
 from ..models import RECOMMENDATION_LABELS, Consult, ConsultOutcome, ConsultStatus, StaffUser
@@ -421,12 +422,6 @@ def own_consult(consult_id: int) -> Consult:
         record_denied(f"staff:{staff.id}", request.path, consult_id)
         abort(404)
     return consult
-
-
-def short_name(full_name: str) -> str:
-    """'Ann Lee' → 'Ann L.': enough to greet and confirm identity on screen."""
-    parts = full_name.split()
-    return f"{parts[0]} {parts[-1][0]}." if len(parts) > 1 else full_name
 
 
 @bp.get("/staff/consults/<int:consult_id>")
