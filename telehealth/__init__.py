@@ -73,6 +73,7 @@ def _init_extensions(app: Flask, redis_url: str) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from .admin.views import bp as admin_bp
+    from .api import staff as _staff_api  # noqa: F401 - its routes join the api blueprint
     from .api.views import bp as api_bp
     from .booking.views import bp as booking_bp
     from .consult.views import bp as consult_bp

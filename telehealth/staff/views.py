@@ -10,14 +10,12 @@ from flask import (
     Blueprint,
     abort,
     current_app,
-    jsonify,
     redirect,
     render_template,
     request,
     session,
     url_for,
 )
-from flask_wtf.csrf import generate_csrf
 from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 
@@ -28,13 +26,12 @@ from ..consult import outcomes
 from ..db import utcnow
 from ..domain.availability import CLINIC_TZ, format_local, local_day_bounds
 from ..domain.names import short_name
-from ..errors import ApiError
-from ..extensions import csrf, limiter
+from ..extensions import limiter
 from ..models import RECOMMENDATION_LABELS, Consult, ConsultOutcome, ConsultStatus, StaffUser
 from ..notify import messages
 from ..sessions import Side, TransitionError
 from . import two_factor
-from .accounts import hash_password, password_matches, staff_by_email
+from .accounts import hash_password, password_matches
 from .auth import (
     current_staff,
     end_staff_session,
@@ -43,21 +40,18 @@ from .auth import (
     role_required,
     start_staff_session,
 )
+from .login import (
+    audit_login,
+    check_password,
+    code_is_valid,
+    load_staff_user,
+    login_limit,
+    refusals_only,
+)
 from .login_flow import ENROL, NEW_PASSWORD, PASSWORD, TOTP, PendingLogin, next_step
 from .passwords import password_problem
 
 bp = Blueprint("staff", __name__)
-
-
-def _login_limit() -> str:
-    return str(current_app.config["LOGIN_RATE_LIMIT"])
-
-
-def _refused(response: Any) -> bool:
-    """Only refusals count against the login budget: a busy clinic logging in is not a
-    guessing attack."""
-    return bool(response.status_code in (401, 422))
-
 
 LOGIN_PENDING_KEY = "login_pending"
 ENROLMENT_KEY = "totp_enrolment"
@@ -65,38 +59,12 @@ NEXT_KEY = "login_next"
 BAD_CODE = "That code is not right. Check the time on your phone and try the newest code."
 
 
-def _audit_login(user: StaffUser | None, action: str, **detail: Any) -> None:
-    with current_clinic().db.transaction() as db_session:
-        audit.record(db_session, f"staff:{user.id}" if user else "anonymous", action, **detail)
-
-
-def _check_password(email: str, password: str) -> StaffUser | None:
-    """The active account this email and password open, or None (audited either way)."""
-    with current_clinic().db.sessions() as db_session:
-        user = staff_by_email(db_session, email)
-    ok = password_matches(user.password_hash if user else None, password)
-    if user is None or not ok or not user.active:
-        reason = "disabled" if user and ok else "bad_credentials"
-        _audit_login(user, "staff.login_failed", reason=reason)
-        return None
-    return user
-
-
-def _code_is_valid(secret: str, code: str, user_id: int) -> bool:
-    return two_factor.code_is_valid(secret, code, user_id, current_clinic().redis)
-
-
-def _load_staff_user(user_id: int) -> StaffUser | None:
-    with current_clinic().db.sessions() as db_session:
-        return db_session.get(StaffUser, user_id)
-
-
 def _pending_login(step: str) -> tuple[StaffUser, PendingLogin] | None:
     """The half-done login whose due step is `step`: same person, password minutes ago."""
     pending = PendingLogin.from_session(session.get(LOGIN_PENDING_KEY))
     if pending is None or not pending.is_fresh(time.time()):
         return None
-    user = _load_staff_user(pending.user_id)
+    user = load_staff_user(pending.user_id)
     if user is None or not user.active or next_step(user, pending.done) != step:
         return None
     return user, pending
@@ -134,7 +102,7 @@ def _continue_login(user: StaffUser, pending: PendingLogin) -> Any:
 
 def _finish_login(user: StaffUser) -> Any:
     target = _safe_next(str(session.get(NEXT_KEY) or ""))
-    _audit_login(user, "staff.login")
+    audit_login(user, "staff.login")
     start_staff_session(user)
     return redirect(target or url_for("staff.dashboard"), code=303)
 
@@ -146,11 +114,11 @@ def login() -> Any:
 
 
 @bp.route("/staff/login", methods=["POST"])
-@limiter.limit(_login_limit, methods=["POST"], deduct_when=_refused)
+@limiter.limit(login_limit, methods=["POST"], deduct_when=refusals_only)
 def login_submit() -> Any:
     """Check the password; then whatever step this person owes next."""
     email = request.form.get("email", "").strip()
-    user = _check_password(email, request.form.get("password", ""))
+    user = check_password(email, request.form.get("password", ""))
     if user is None:
         message = "That email and password do not match an active staff account."
         return render_template("staff/login.html", error=message, email=email), 401
@@ -161,7 +129,7 @@ def login_submit() -> Any:
 
 
 @bp.route("/staff/login/totp", methods=["POST"])
-@limiter.limit(_login_limit, methods=["POST"], deduct_when=_refused)
+@limiter.limit(login_limit, methods=["POST"], deduct_when=refusals_only)
 def login_totp() -> Any:
     """The second step: the six-digit code from the authenticator app."""
     found = _pending_login(TOTP)
@@ -169,8 +137,8 @@ def login_totp() -> Any:
         return redirect(url_for("staff.login"), code=303)
     user, pending = found
     assert user.totp_secret is not None
-    if not _code_is_valid(user.totp_secret, request.form.get("code", ""), user.id):
-        _audit_login(user, "staff.login_failed", reason="bad_totp")
+    if not code_is_valid(user.totp_secret, request.form.get("code", ""), user.id):
+        audit_login(user, "staff.login_failed", reason="bad_totp")
         return render_template(
             "staff/login_totp.html", error="That code is not right. Try the newest one."
         ), 401
@@ -197,7 +165,7 @@ def _save_totp_secret(user_id: int, secret: str, action: str) -> None:
 
 
 @bp.route("/staff/totp/setup", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"], deduct_when=_refused)
+@limiter.limit(login_limit, methods=["POST"], deduct_when=refusals_only)
 def totp_setup() -> Any:
     """Turn on two-step login: scan the QR code, then confirm with a code. During a login
     only for someone who has no second factor (or whose admin reset it); a logged-in person
@@ -205,7 +173,7 @@ def totp_setup() -> Any:
     staff = current_staff()
     pending: PendingLogin | None = None
     if staff is not None:
-        user = _load_staff_user(staff.id)
+        user = load_staff_user(staff.id)
     else:
         found = _pending_login(ENROL)
         if found is None:
@@ -216,17 +184,17 @@ def totp_setup() -> Any:
     secret = _enrolment_secret(user.id)
     error = None
     if request.method == "POST":
-        old_ok = not replacing or _code_is_valid(
+        old_ok = not replacing or code_is_valid(
             str(user.totp_secret), request.form.get("current_code", ""), user.id
         )
-        if old_ok and _code_is_valid(secret, request.form.get("code", ""), user.id):
+        if old_ok and code_is_valid(secret, request.form.get("code", ""), user.id):
             action = "staff.totp_replaced" if replacing else "staff.totp_enrolled"
             _save_totp_secret(user.id, secret, action)
             session.pop(ENROLMENT_KEY, None)
             if pending is not None:
                 return _continue_login(user, pending.with_done(ENROL))
             return redirect(url_for("staff.dashboard"), code=303)
-        _audit_login(user, "staff.totp_enrolment_failed")
+        audit_login(user, "staff.totp_enrolment_failed")
         error = BAD_CODE
     uri = two_factor.provisioning_uri(secret, user.email, current_app.config["CLINIC_NAME"])
     return render_template(
@@ -248,7 +216,7 @@ def _set_password(user_id: int, password: str, actor: str) -> None:
 
 
 @bp.route("/staff/password/new", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"], deduct_when=_refused)
+@limiter.limit(login_limit, methods=["POST"], deduct_when=refusals_only)
 def password_new() -> Any:
     """After an admin's reset: the person chooses their own password before getting in."""
     found = _pending_login(NEW_PASSWORD)
@@ -262,7 +230,7 @@ def password_new() -> Any:
         if error is None:
             _set_password(user.id, new, f"staff:{user.id}")
             revoke_sessions_of(user.id)
-            refreshed = _load_staff_user(user.id)
+            refreshed = load_staff_user(user.id)
             assert refreshed is not None
             return _continue_login(refreshed, pending)
     return render_template("staff/password.html", error=error, needs_current=False), (
@@ -272,19 +240,19 @@ def password_new() -> Any:
 
 @bp.route("/staff/password", methods=["GET", "POST"])
 @role_required("physiotherapist", "admin")
-@limiter.limit(_login_limit, methods=["POST"], deduct_when=_refused)
+@limiter.limit(login_limit, methods=["POST"], deduct_when=refusals_only)
 def password_change() -> Any:
     """Change one's own password; every other session of this person ends."""
     staff = current_staff()
     assert staff is not None
     error = None
     if request.method == "POST":
-        user = _load_staff_user(staff.id)
+        user = load_staff_user(staff.id)
         assert user is not None
         new = request.form.get("new_password", "")
         if not password_matches(user.password_hash, request.form.get("current_password", "")):
             error = "Your current password is not right."
-            _audit_login(user, "staff.password_change_failed")
+            audit_login(user, "staff.password_change_failed")
         else:
             error = password_problem(new)
         if error is None:
@@ -294,55 +262,6 @@ def password_change() -> Any:
     return render_template("staff/password.html", error=error, needs_current=True), (
         422 if error else 200
     )
-
-
-@bp.post("/api/v1/staff/session")
-@csrf.exempt
-@limiter.limit(_login_limit, deduct_when=_refused)
-def api_login() -> Any:
-    """Log in from a program (the probe): JSON email, password (and totp), cookie back,
-    with the CSRF token its later POSTs must carry."""
-    payload = request.get_json(silent=True) if request.is_json else None
-    if not isinstance(payload, dict):
-        raise ApiError(415, "unsupported_media_type", "Send JSON with email and password.")
-    user = _check_password(str(payload.get("email", "")), str(payload.get("password", "")))
-    if user is None:
-        raise ApiError(401, "unauthorized", "Wrong email, password or code.")
-    done: tuple[str, ...] = (PASSWORD,)
-    if next_step(user, done) == TOTP:
-        code = str(payload.get("totp", ""))
-        if not code:
-            raise ApiError(401, "totp_required", "Send the six-digit code as 'totp'.")
-        if not _code_is_valid(str(user.totp_secret), code, user.id):
-            _audit_login(user, "staff.login_failed", reason="bad_totp")
-            raise ApiError(401, "unauthorized", "Wrong email, password or code.")
-        done = (*done, TOTP)
-    step = next_step(user, done)
-    if step == ENROL:
-        raise ApiError(
-            403, "totp_enrolment_required", "Turn on two-step login in the browser first."
-        )
-    if step == NEW_PASSWORD:
-        raise ApiError(403, "password_change_required", "Choose a new password in the browser.")
-    _audit_login(user, "staff.login")
-    start_staff_session(user)
-    return jsonify(
-        {"id": user.id, "name": user.name, "role": user.role, "csrf_token": generate_csrf()}
-    )
-
-
-@bp.post("/api/v1/staff/probe-consults")
-@role_required("physiotherapist")
-def create_probe() -> Any:
-    """An instant probe consult with the caller's own provider (for `telehealth probe`).
-    Cookie-authenticated, so it needs the CSRF token (`X-CSRFToken`) like any form."""
-    from ..consult.probes import create_probe_consult, probe_links
-
-    staff = current_staff()
-    assert staff is not None and staff.provider_id is not None
-    clinic = current_clinic()
-    booked = create_probe_consult(clinic, staff.provider_id, f"staff:{staff.id}")
-    return jsonify(probe_links(clinic, booked, request.url_root)), 201
 
 
 @bp.post("/staff/logout")
