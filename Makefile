@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint audit bench clean
+.PHONY: install run test test-quick lint audit bench clean
 
 install: $(STAMP)
 
@@ -21,6 +21,7 @@ run: install
 
 lint: install
 	$(BIN)/ruff check telehealth tests bench
+	$(BIN)/ruff format --check telehealth tests bench
 	$(BIN)/mypy
 
 # Known vulnerabilities in the installed dependencies (PyPI's advisory data). A finding
@@ -31,8 +32,12 @@ audit: install
 # Unit and integration tests run on this machine's network; end-to-end tests (real server
 # processes, WebRTC, Chromium) run inside a private network namespace with loopback only.
 test: install lint
-	$(BIN)/python -m pytest -q -ra --ignore=tests/e2e
+	$(BIN)/python -m pytest -q -ra tests/unit tests/integration
 	$(BIN)/python tests/netns.py $(BIN)/python -m pytest -q -ra tests/e2e
+
+# The unit and integration tests only (no server processes, no browser): a minute or two.
+test-quick: install
+	$(BIN)/python -m pytest -q -ra tests/unit tests/integration
 
 bench: install
 	$(BIN)/python bench/slots.py

@@ -54,16 +54,25 @@ STEP_TIMEOUT = 15.0
 def refuse_outside_namespace() -> None:
     """aioice needs a non-127.0.0.1 loopback address: only the netns wrapper adds one."""
     try:
-        shown = subprocess.run(["ip", "-o", "-4", "addr", "show", "dev", "lo"],
-                               capture_output=True, text=True, timeout=10, check=True).stdout
+        shown = subprocess.run(
+            ["ip", "-o", "-4", "addr", "show", "dev", "lo"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout
     except (OSError, subprocess.SubprocessError) as error:
-        sys.exit(f"call_setup: cannot list the addresses of lo ({error}); run it as\n"
-                 "  .venv/bin/python tests/netns.py .venv/bin/python bench/call_setup.py")
+        sys.exit(
+            f"call_setup: cannot list the addresses of lo ({error}); run it as\n"
+            "  .venv/bin/python tests/netns.py .venv/bin/python bench/call_setup.py"
+        )
     if f" {ICE_ADDRESS}/" not in shown:
-        sys.exit(f"call_setup: {ICE_ADDRESS} is not an address on lo, so the two peers would "
-                 "have no ICE candidate (aioice skips 127.0.0.1).\nRun it inside the test "
-                 "network namespace:\n"
-                 "  .venv/bin/python tests/netns.py .venv/bin/python bench/call_setup.py")
+        sys.exit(
+            f"call_setup: {ICE_ADDRESS} is not an address on lo, so the two peers would "
+            "have no ICE candidate (aioice skips 127.0.0.1).\nRun it inside the test "
+            "network namespace:\n"
+            "  .venv/bin/python tests/netns.py .venv/bin/python bench/call_setup.py"
+        )
 
 
 def free_port() -> int:
@@ -80,21 +89,24 @@ class Clinic:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-        self.env.update({
-            "INSTANCE_PATH": str(instance),
-            "SECRET_KEY": "bench-secret-key-not-for-production-use",
-            "DEMO_MODE": "1",
-            "LOG_LEVEL": "WARNING",
-            "HOST": "127.0.0.1",
-            "PORT": str(self.port),
-            "LOGIN_RATE_LIMIT": "1000 per minute",  # one staff login per timed call
-        })
+        self.env.update(
+            {
+                "INSTANCE_PATH": str(instance),
+                "SECRET_KEY": "bench-secret-key-not-for-production-use",
+                "DEMO_MODE": "1",
+                "LOG_LEVEL": "WARNING",
+                "HOST": "127.0.0.1",
+                "PORT": str(self.port),
+                "LOGIN_RATE_LIMIT": "1000 per minute",  # one staff login per timed call
+            }
+        )
         self.process: subprocess.Popen[bytes] | None = None
         self.bookings = 0
 
     def cli(self, *args: str) -> str:
-        done = subprocess.run([TELEHEALTH, *args], env=self.env, capture_output=True, text=True,
-                              timeout=60)
+        done = subprocess.run(
+            [TELEHEALTH, *args], env=self.env, capture_output=True, text=True, timeout=60
+        )
         if done.returncode != 0:
             raise RuntimeError(f"telehealth {args[0]} failed: {done.stderr.strip()[-2000:]}")
         return done.stdout
@@ -105,7 +117,10 @@ class Clinic:
         log = open(self.instance / "serve.log", "ab")  # noqa: SIM115 (the process owns it)
         self.process = subprocess.Popen(
             [TELEHEALTH, "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-            env=self.env, stdout=log, stderr=log)
+            env=self.env,
+            stdout=log,
+            stderr=log,
+        )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -123,9 +138,16 @@ class Clinic:
         for _ in range(5):
             self.bookings += 1
             try:
-                out = self.cli("book", "--provider", STAFF_EMAIL, "--now",
-                               "--patient-name", "Bench Patient", "--patient-email",
-                               f"bench{self.bookings}-{time.monotonic_ns()}@example.com")
+                out = self.cli(
+                    "book",
+                    "--provider",
+                    STAFF_EMAIL,
+                    "--now",
+                    "--patient-name",
+                    "Bench Patient",
+                    "--patient-email",
+                    f"bench{self.bookings}-{time.monotonic_ns()}@example.com",
+                )
             except RuntimeError:
                 time.sleep(1.1)
                 continue
@@ -162,8 +184,15 @@ def running_clinic() -> Iterator[Clinic]:
 async def full_stack(clinic: Clinic) -> float:
     """`admit` sent → the patient's first decoded remote video frame, through the server."""
     booked = await asyncio.to_thread(clinic.book_now)  # not timed
-    result = await run_call(clinic.url, booked["join_url"], STAFF_EMAIL, STAFF_PASSWORD,
-                            int(booked["id"]), hold_seconds=0.0, step_timeout=STEP_TIMEOUT)
+    result = await run_call(
+        clinic.url,
+        booked["join_url"],
+        STAFF_EMAIL,
+        STAFF_PASSWORD,
+        int(booked["id"]),
+        hold_seconds=0.0,
+        step_timeout=STEP_TIMEOUT,
+    )
     return float(result["admit_to_first_frame_patient"])
 
 

@@ -42,9 +42,12 @@ def rss_kb(pid: int) -> int:
 
 def start_worker(clinic: call_setup.Clinic) -> subprocess.Popen[bytes]:
     log = open(clinic.instance / "media.log", "ab")  # noqa: SIM115 (the process owns it)
-    worker = subprocess.Popen([call_setup.TELEHEALTH, "media", "--server", clinic.url],
-                              env={**clinic.env, "MEDIA_CAPACITY": "4", "LOG_LEVEL": "INFO"},
-                              stdout=log, stderr=log)
+    worker = subprocess.Popen(
+        [call_setup.TELEHEALTH, "media", "--server", clinic.url],
+        env={**clinic.env, "MEDIA_CAPACITY": "4", "LOG_LEVEL": "INFO"},
+        stdout=log,
+        stderr=log,
+    )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if "media worker connected" in (clinic.instance / "media.log").read_text(errors="ignore"):
@@ -62,8 +65,7 @@ async def one_check(url: str, join_url: str, frames: int = 10) -> float:
             raise RuntimeError(f"precheck refused: {ack}")
         await asyncio.wait_for(browser.answer, 10)
         await browser.wait_frames(frames)
-        await browser.sio.emit("precheck_stop", {"check_id": ack["check_id"]},
-                               namespace="/consult")
+        await browser.sio.emit("precheck_stop", {"check_id": ack["check_id"]}, namespace="/consult")
     finally:
         await browser.close()
     return time.monotonic() - started
@@ -98,8 +100,10 @@ def main() -> int:
     with call_setup.running_clinic() as clinic:
         worker = start_worker(clinic)
         try:
-            report = {"benchmark": "media_soak",
-                      **asyncio.run(soak(clinic, worker.pid, args.checks))}
+            report = {
+                "benchmark": "media_soak",
+                **asyncio.run(soak(clinic, worker.pid, args.checks)),
+            }
             probe = asyncio.run(call_setup.measure(clinic, args.calls))
             report["probe_admit_to_first_frame"] = {
                 "full_stack_median": probe["full_stack"]["median"],

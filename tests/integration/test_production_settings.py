@@ -43,9 +43,7 @@ def _production(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **values: str) 
 @pytest.mark.parametrize(
     "bad", ["", "short-but-random-9f3a", "change-me-to-64-hex-characters-from-secrets-token-hex"]
 )
-def test_production_refuses_a_missing_short_or_placeholder_secret(
-    tmp_path, monkeypatch, name, bad
-):
+def test_production_refuses_a_missing_short_or_placeholder_secret(tmp_path, monkeypatch, name, bad):
     config = _production(tmp_path, monkeypatch, **{**GOOD, name: bad})
     with pytest.raises(UnsafeSettings, match=name):
         config.validate()
@@ -115,7 +113,5 @@ def test_the_daily_purge_runs_once_a_day_whoever_asks(app, clinic):
     assert purge_if_due(clinic, now) is None  # a second web process the same day
     with clinic.db.sessions() as session:
         assert session.get(Consult, old.id) is None
-        purges = session.scalar(
-            select(func.count()).where(AuditEvent.action == "retention.purged")
-        )
+        purges = session.scalar(select(func.count()).where(AuditEvent.action == "retention.purged"))
     assert purges == 1

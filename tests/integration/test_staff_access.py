@@ -270,11 +270,13 @@ def test_admin_hours_form_explains_a_bad_day_and_saves_a_good_one(app, demo_clin
     client = admin_client(app)
     page = client.get("/admin/providers/1").get_data(as_text=True)
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    bad = client.post("/admin/providers/1/hours",
-                      data={"csrf_token": token, "start_0": "17:00", "end_0": "09:00"})
+    bad = client.post(
+        "/admin/providers/1/hours", data={"csrf_token": token, "start_0": "17:00", "end_0": "09:00"}
+    )
     assert bad.status_code == 422
     assert "Monday: give a start and a later end" in bad.get_data(as_text=True)
-    good = client.post("/admin/providers/1/hours",
-                       data={"csrf_token": token, "start_2": "10:00", "end_2": "12:00"})
+    good = client.post(
+        "/admin/providers/1/hours", data={"csrf_token": token, "start_2": "10:00", "end_2": "12:00"}
+    )
     assert good.status_code == 303
     assert 'value="10:00"' in client.get("/admin/providers/1").get_data(as_text=True)

@@ -322,9 +322,7 @@ def test_admin_password_reset_makes_the_person_choose_a_new_one(app, demo_clinic
     assert response.headers["Location"].endswith("/staff/password/new")
     assert client.get("/staff").status_code == 302  # not in before choosing a new one
     token = _csrf(client, "/staff/password/new")
-    done = client.post(
-        "/staff/password/new", data={"csrf_token": token, "new_password": STRONG}
-    )
+    done = client.post("/staff/password/new", data={"csrf_token": token, "new_password": STRONG})
     assert done.status_code == 303
     assert client.get("/staff").status_code == 200
 
@@ -361,9 +359,7 @@ def test_metrics_need_the_token_from_outside(app_factory, demo_clinic):
     assert ok.status_code == 200 and b"telehealth_" in ok.data
 
 
-def test_a_redis_restart_neither_logs_staff_out_nor_brings_a_revoked_session_back(
-    app, demo_clinic
-):
+def test_a_redis_restart_neither_logs_staff_out_nor_brings_a_revoked_session_back(app, demo_clinic):
     """Redis keeps no files: sessions live in SQL, so its restart changes nothing here."""
     working, stolen_client = staff_client(app), staff_client(app)
     stolen = _session_cookie(stolen_client)
