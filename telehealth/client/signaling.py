@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import secrets
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
@@ -207,6 +208,8 @@ class ConsultSignaling:
         return client
 
     async def _open(self, base_url: str, auth: Payload, headers: dict[str, str]) -> None:
+        # One device id for this client's life: its reconnects come back as the same device.
+        auth = {"device_id": secrets.token_urlsafe(16), **auth}
         self._url, self._auth, self._headers = base_url.rstrip("/"), auth, headers
         try:
             await self._connect()

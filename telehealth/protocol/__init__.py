@@ -29,6 +29,7 @@ from .schemas import (
     CheckId,
     CheckIn,
     Description,
+    DeviceSwitched,
     Ended,
     EndRoom,
     FirstFrame,
@@ -49,6 +50,7 @@ from .schemas import (
     RunningLate,
     Signal,
     Stats,
+    SwitchDevice,
     TimeWarning,
 )
 
@@ -71,6 +73,7 @@ __all__ = [
     "CheckId",
     "CheckIn",
     "Description",
+    "DeviceSwitched",
     "EndRoom",
     "Ended",
     "FirstFrame",
@@ -92,6 +95,7 @@ __all__ = [
     "RunningLate",
     "Signal",
     "Stats",
+    "SwitchDevice",
     "TimeWarning",
     "decode",
     "decode_form",

@@ -24,6 +24,9 @@ REFUSALS: dict[str, str] = {
     "not_in_ontario": "Ontario physiotherapists can only consult people who are in Ontario "
     "at the time of the call.",
     "too_many_devices": "Too many devices are connected to this consult. Close one and try again.",
+    "standby": "This consult is open on another device. Use this device instead to take part.",
+    "no_waiting_device": "There is no other device waiting to take over.",
+    "already_active": "This device is already the one in the call.",
     "check_running": "A connection check is already running for this consult. Wait for it to "
     "finish, then try again.",
     "precheck_budget": "You have checked your connection many times this hour. You can still "

@@ -24,6 +24,7 @@ from .schemas import (
     ChatMessage,
     CheckId,
     CheckIn,
+    DeviceSwitched,
     Ended,
     FirstFrame,
     Heartbeat,
@@ -41,6 +42,7 @@ from .schemas import (
     RunningLate,
     Signal,
     Stats,
+    SwitchDevice,
     TimeWarning,
 )
 
@@ -103,6 +105,15 @@ CONSULT_CLIENT_EVENTS = (
         "admit → first decoded remote video frame, for the `/metrics` histogram",
     ),
     EventDoc(
+        events.SWITCH_DEVICE,
+        "both",
+        SwitchDevice,
+        "phase not over; a waiting device for its own side, the physiotherapist's active "
+        "device for the patient's side",
+        "that side's waiting device becomes the active one; `device_switched` to both, "
+        "`state` to every device (and `ice_servers` to the new one in the call)",
+    ),
+    EventDoc(
         events.PRECHECK_ICE,
         "patient",
         NoPayload,
@@ -143,6 +154,12 @@ CONSULT_SERVER_EVENTS = (
     EventDoc(events.ENDED, "server", Ended, effect="to both sides"),
     EventDoc(events.PEER_LEFT, "server", Presence, effect="the other side's last device left"),
     EventDoc(events.PEER_BACK, "server", Presence, effect="the other side is back"),
+    EventDoc(
+        events.DEVICE_SWITCHED,
+        "server",
+        DeviceSwitched,
+        effect="a side moved to another device; the other side restarts the call",
+    ),
     EventDoc(events.PRECHECK_ANSWER, "server", PrecheckAnswer, effect="the echo peer's answer"),
     EventDoc(events.PRECHECK_ERROR, "server", PrecheckError, effect="the check cannot run"),
 )

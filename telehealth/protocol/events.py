@@ -26,6 +26,7 @@ PRECHECK_ICE: Final = "precheck_ice"
 PRECHECK_OFFER: Final = "precheck_offer"
 PRECHECK_STOP: Final = "precheck_stop"
 PRECHECK_RESULT: Final = "precheck_result"
+SWITCH_DEVICE: Final = "switch_device"
 
 # -- /consult, server → client ---------------------------------------------------------
 STATE: Final = "state"
@@ -35,6 +36,7 @@ WARNING: Final = "warning"
 ENDED: Final = "ended"
 PEER_LEFT: Final = "peer_left"
 PEER_BACK: Final = "peer_back"
+DEVICE_SWITCHED: Final = "device_switched"
 PRECHECK_ANSWER: Final = "precheck_answer"  # also worker → server on /media
 PRECHECK_ERROR: Final = "precheck_error"
 ERROR: Final = "error"
@@ -64,6 +66,7 @@ CONSULT_SERVER_EVENTS: Final = (
     ENDED,
     PEER_LEFT,
     PEER_BACK,
+    DEVICE_SWITCHED,
     PRECHECK_ANSWER,
     PRECHECK_ERROR,
     ERROR,

@@ -222,6 +222,21 @@ class CheckId(Payload):
     check_id: Annotated[str, about("the check's id", max_length=MAX_CHECK_ID)]
 
 
+class SwitchDevice(Payload):
+    """Which side moves to another of its devices: your own (this waiting device takes over
+    from your active one) or, from the physiotherapist's active device, the patient's (to
+    the device the patient is joining from)."""
+
+    refusal: ClassVar[str] = "Say which side to switch: patient or provider."
+    side: (
+        Annotated[
+            Literal["patient", "provider"],
+            about("the side that moves (missing: your own)", "patient or provider"),
+        ]
+        | None
+    ) = None
+
+
 class NoPayload(Payload):
     """Nothing: send `{}`."""
 
@@ -277,6 +292,17 @@ class Presence(Payload):
 
     side: Annotated[Literal["patient", "provider"], about("which side")]
     devices: Annotated[int, about("its connected devices", ge=0)]
+
+
+class DeviceSwitched(Payload):
+    """A side moved to another of its devices: every device then gets `state` (which one is
+    active), and the other side's page starts the call afresh with the new device."""
+
+    side: Annotated[Literal["patient", "provider"], about("the side that moved")]
+    by: Annotated[
+        Literal["patient", "provider"],
+        about("who asked: the physiotherapist, or the side's own waiting device"),
+    ]
 
 
 class PrecheckAnswer(Payload):

@@ -66,6 +66,23 @@ def record_end(
     return True
 
 
+def record_device_switch(
+    db: Database, consult_id: int, actor: str, side: str, by: str, replaced: bool
+) -> None:
+    """Which side moved to another device, and who asked (no device names: they are the
+    patient's)."""
+    with db.transaction() as session:
+        audit.record(
+            session,
+            actor,
+            "consult.device_switched",
+            consult_id,
+            side=side,
+            by=by,
+            replaced=replaced,
+        )
+
+
 def record_running_late(db: Database, consult_id: int, actor: str, minutes: int) -> None:
     with db.transaction() as session:
         audit.record(session, actor, "consult.running_late", consult_id, minutes=minutes)

@@ -47,9 +47,10 @@ class ConsultChanged:
     """One change of one consult, as signaling, metrics and people need to hear of it.
 
     `change`: checked_in, admitted, running_late, ended, no_show, cancelled, rescheduled,
-    device_joined, device_left, warning. `reason` says why in a stable word: ended_by_patient,
-    ended_by_provider, ended_by_clock, ended_by_admin, patient_left, provider_left,
-    no_show_patient, no_show_provider, cancelled, rescheduled."""
+    device_joined, device_left, device_switched, warning. `reason` says why in a stable
+    word: ended_by_patient, ended_by_provider, ended_by_clock, ended_by_admin, patient_left,
+    provider_left, no_show_patient, no_show_provider, cancelled, rescheduled,
+    device_switched."""
 
     consult_id: int
     change: str
@@ -213,14 +214,40 @@ class ConsultService:
         now: datetime,
         process_id: str,
         max_devices: int = 0,
+        device_id: str = "",
     ) -> int:
-        """A browser of `side` connected; refused past the cap. Returns the side's devices."""
-        devices = self.store.join(consult_id, side, sid, device, now, process_id, max_devices)
-        live = self.store.get(consult_id)
-        self._publish(
-            ConsultChanged(consult_id, "device_joined", live, side=side, devices=devices)
+        """A browser of `side` connected; refused past the cap. Returns the side's devices.
+        The side's first device is its active one; later ones wait (see `switch_device`)."""
+        devices = self.store.join(
+            consult_id, side, sid, device, now, process_id, max_devices, device_id
         )
+        live = self.store.get(consult_id)
+        self._publish(ConsultChanged(consult_id, "device_joined", live, side=side, devices=devices))
         return devices
+
+    def switch_device(
+        self, consult_id: int, side: Side, to_sid: str, by: str, actor: str = ""
+    ) -> LiveConsult | None:
+        """`side`'s waiting device `to_sid` becomes the one in the call, the active one
+        stands by. `by`: provider (switching the patient to their new device) or the side
+        itself (its waiting device taking over). Who may ask is the caller's rule."""
+        previous = self.store.switch_device(consult_id, side, to_sid)
+        live = self.store.get(consult_id)
+        records.record_device_switch(
+            self.db, consult_id, actor or by, str(side), by, replaced=bool(previous)
+        )
+        self._publish(
+            ConsultChanged(
+                consult_id,
+                "device_switched",
+                live,
+                by=by,
+                reason="device_switched",
+                side=side,
+                devices=len(self.store.presence(consult_id)[side]),
+            )
+        )
+        return live
 
     def device_left(self, consult_id: int, side: Side, sid: str, now: datetime) -> int:
         """A browser of `side` went away; the rejoin window starts when it was the last."""
@@ -319,4 +346,3 @@ class ConsultService:
         for consult_id in ids:
             self.reconcile(consult_id, now)
         return len(ids)
-

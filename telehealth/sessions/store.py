@@ -38,38 +38,90 @@ local function borrow_ttl(consult_key, default_ms)
 end
 """
 
-# KEYS: consult, presence(side), gone(side). ARGV: sid, presence json, default ttl ms,
-# most devices per side (0: no cap). Counting and adding in one script keeps the cap exact
-# however many web processes take connects for the same link at once.
+# One device per side takes part in the call: the side's `active` hash holds its device id
+# (the browser keeps one per tab; a reconnect of that tab comes back with it and a new sid),
+# its current sid ('' while it is away) and since when it has been away (epoch ms).
+# KEYS: consult, presence(side), gone(side), active(side). ARGV: sid, presence json,
+# default ttl ms, most devices per side (0: no cap), device id, now epoch ms, how long an
+# away active device keeps its role (ms). Counting, adding and choosing the active device in
+# one script keeps the cap exact and the active device single however many web processes
+# take connects for the same link at once. Returns {devices, 1 if this one is active}.
 _JOIN_LUA = (
     _LUA_TTL
     + f"local terminal = {_LUA_TERMINAL}\n"
     + """
 local phase = redis.call('HGET', KEYS[1], 'phase')
-if not phase then return -1 end
-if terminal[phase] then return -2 end
+if not phase then return {-1, 0} end
+if terminal[phase] then return {-2, 0} end
 local cap = tonumber(ARGV[4])
 if cap > 0 and redis.call('HEXISTS', KEYS[2], ARGV[1]) == 0
-   and redis.call('HLEN', KEYS[2]) >= cap then return -3 end
+   and redis.call('HLEN', KEYS[2]) >= cap then return {-3, 0} end
+local ttl = borrow_ttl(KEYS[1], ARGV[3])
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
 redis.call('DEL', KEYS[3])
-redis.call('PEXPIRE', KEYS[2], borrow_ttl(KEYS[1], ARGV[3]))
-return redis.call('HLEN', KEYS[2])
+redis.call('PEXPIRE', KEYS[2], ttl)
+local owner = redis.call('HGET', KEYS[4], 'device_id')
+local owner_sid = redis.call('HGET', KEYS[4], 'sid') or ''
+local takes_part = false
+if not owner or owner == ARGV[5] then
+  takes_part = true  -- the side's first device, or the active one reconnecting
+elseif owner_sid ~= '' and redis.call('HEXISTS', KEYS[2], owner_sid) == 1 then
+  takes_part = false  -- the active device is here: this one waits
+else
+  -- The active device is away: it keeps its role through the rejoin window.
+  local away = tonumber(redis.call('HGET', KEYS[4], 'away_since_ms') or '0')
+  -- (No time at all: its socket vanished without a leave, so nobody holds the role.)
+  takes_part = away == 0 or tonumber(ARGV[6]) - away > tonumber(ARGV[7])
+end
+if takes_part then
+  redis.call('HSET', KEYS[4], 'device_id', ARGV[5], 'sid', ARGV[1])
+  redis.call('HDEL', KEYS[4], 'away_since_ms')
+  redis.call('PEXPIRE', KEYS[4], ttl)
+end
+return {redis.call('HLEN', KEYS[2]), takes_part and 1 or 0}
 """
 )
 
-# KEYS: consult, presence(side), gone(side). ARGV: sid, now iso, default ttl ms.
+# KEYS: consult, presence(side), gone(side), active(side). ARGV: sid, now iso, default ttl
+# ms, now epoch ms. Returns the side's devices left.
 _LEAVE_LUA = (
     _LUA_TTL
     + """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 local removed = redis.call('HDEL', KEYS[2], ARGV[1])
 local left = redis.call('HLEN', KEYS[2])
+if removed == 1 and redis.call('HGET', KEYS[4], 'sid') == ARGV[1] then
+  -- The active device is away; it keeps the role (see _JOIN_LUA) until someone takes it.
+  redis.call('HSET', KEYS[4], 'sid', '', 'away_since_ms', ARGV[4])
+end
 -- Only the device that empties the side starts the rejoin clock; strays must not restart it.
 if removed == 1 and left == 0 then
   redis.call('SET', KEYS[3], ARGV[2], 'PX', borrow_ttl(KEYS[1], ARGV[3]))
 end
 return left
+"""
+)
+
+# KEYS: consult, presence(side), active(side). ARGV: the sid that becomes active, default
+# ttl ms. Returns {1, previous active sid} or {code}: -1 unknown consult, -2 over,
+# -4 no such connected device, -5 it is already the active one.
+_SWITCH_LUA = (
+    _LUA_TTL
+    + f"local terminal = {_LUA_TERMINAL}\n"
+    + """
+local phase = redis.call('HGET', KEYS[1], 'phase')
+if not phase then return {-1} end
+if terminal[phase] then return {-2} end
+local seen = redis.call('HGET', KEYS[2], ARGV[1])
+if not seen then return {-4} end
+local previous = redis.call('HGET', KEYS[3], 'sid') or ''
+if previous == ARGV[1] then return {-5} end
+local device_id = cjson.decode(seen)['device_id']
+if type(device_id) ~= 'string' or device_id == '' then device_id = 'sid:' .. ARGV[1] end
+redis.call('HSET', KEYS[3], 'device_id', device_id, 'sid', ARGV[1])
+redis.call('HDEL', KEYS[3], 'away_since_ms')
+redis.call('PEXPIRE', KEYS[3], borrow_ttl(KEYS[1], ARGV[2]))
+return {1, previous}
 """
 )
 
@@ -87,6 +139,10 @@ return added
 
 class StoreBusy(RuntimeError):
     """A consult kept changing under us; the caller may retry later."""
+
+
+def _other(side: Side) -> Side:
+    return Side.PROVIDER if Side(side) is Side.PATIENT else Side.PATIENT
 
 
 def _iso(moment: datetime) -> str:
@@ -128,14 +184,6 @@ def _decode(raw: dict[str, str]) -> LiveConsult | None:
     )
 
 
-def _newest(presence: dict[str, str]) -> str | None:
-    """The sid that joined last, from a presence hash of sid -> JSON."""
-    newest = max(
-        presence.items(), key=lambda item: json.loads(item[1]).get("since", ""), default=None
-    )
-    return newest[0] if newest else None
-
-
 class LiveConsultStore:
     """Shared live consults: every transition is atomic across processes."""
 
@@ -154,6 +202,7 @@ class LiveConsultStore:
         self.prefix = key_prefix
         self._join_script = redis_client.register_script(_JOIN_LUA)
         self._leave_script = redis_client.register_script(_LEAVE_LUA)
+        self._switch_script = redis_client.register_script(_SWITCH_LUA)
         self._claim_warning_script = redis_client.register_script(_CLAIM_WARNING_LUA)
 
     @classmethod
@@ -180,6 +229,9 @@ class LiveConsultStore:
     def _gone_key(self, consult_id: int, side: Side) -> str:
         return f"{self._consult_key(consult_id)}:gone:{Side(side)}"
 
+    def _active_key(self, consult_id: int, side: Side) -> str:
+        return f"{self._consult_key(consult_id)}:active:{Side(side)}"
+
     def _warned_key(self, consult_id: int) -> str:
         return f"{self._consult_key(consult_id)}:warned"
 
@@ -200,6 +252,7 @@ class LiveConsultStore:
             self._consult_key(consult_id),
             *(self._presence_key(consult_id, side) for side in Side),
             *(self._gone_key(consult_id, side) for side in Side),
+            *(self._active_key(consult_id, side) for side in Side),
             self._warned_key(consult_id),
         ]
 
@@ -376,26 +429,42 @@ class LiveConsultStore:
         now: datetime,
         process: str = "",
         max_devices: int = 0,
+        device_id: str = "",
     ) -> int:
         """Register a connected device for `side`; returns that side's device count.
 
+        The side's first device becomes its active one (the one in the call); a later device
+        waits while the active one is connected, or is away for less than the rejoin window.
+        `device_id` recognises a device across reconnects (a new sid each time); without one,
+        every socket is a device of its own.
         `process` names the web process holding the socket, so that the devices of a process
         that died without saying goodbye can be found and let go (`devices_of_dead_processes`).
         With `max_devices`, a device beyond that many is refused (`too_many_devices`)."""
-        seen = json.dumps({"since": _iso(now), "device": device, "process": process})
-        count = int(
-            cast(
-                int,
-                self._join_script(
-                    keys=[
-                        self._consult_key(consult_id),
-                        self._presence_key(consult_id, side),
-                        self._gone_key(consult_id, side),
-                    ],
-                    args=[sid, seen, self._keep_ms, max(0, int(max_devices))],
-                ),
-            )
+        device_id = device_id or f"sid:{sid}"
+        seen = json.dumps(
+            {"since": _iso(now), "device": device, "process": process, "device_id": device_id}
         )
+        answer = cast(
+            list[int],
+            self._join_script(
+                keys=[
+                    self._consult_key(consult_id),
+                    self._presence_key(consult_id, side),
+                    self._gone_key(consult_id, side),
+                    self._active_key(consult_id, side),
+                ],
+                args=[
+                    sid,
+                    seen,
+                    self._keep_ms,
+                    max(0, int(max_devices)),
+                    device_id,
+                    int(now.timestamp() * 1000),
+                    int(self.rules.rejoin_window.total_seconds() * 1000),
+                ],
+            ),
+        )
+        count = int(answer[0])
         if count == -3:
             raise TransitionError(
                 "too_many_devices",
@@ -409,16 +478,45 @@ class LiveConsultStore:
         return count
 
     def leave(self, consult_id: int, side: Side, sid: str, now: datetime) -> int:
-        """Drop a device; when the side's last device leaves, start its rejoin clock."""
+        """Drop a device; when the side's last device leaves, start its rejoin clock.
+        An active device that leaves stays the active one while it is away."""
         left = self._leave_script(
             keys=[
                 self._consult_key(consult_id),
                 self._presence_key(consult_id, side),
                 self._gone_key(consult_id, side),
+                self._active_key(consult_id, side),
             ],
-            args=[sid, _iso(now), self._keep_ms],
+            args=[sid, _iso(now), self._keep_ms, int(now.timestamp() * 1000)],
         )
         return int(cast(int, left))
+
+    def switch_device(self, consult_id: int, side: Side, to_sid: str) -> str:
+        """Make the connected device `to_sid` the active one of `side`, atomically.
+        Returns the sid that was active ('' if it was away)."""
+        answer = cast(
+            list[Any],
+            self._switch_script(
+                keys=[
+                    self._consult_key(consult_id),
+                    self._presence_key(consult_id, side),
+                    self._active_key(consult_id, side),
+                ],
+                args=[to_sid, self._keep_ms],
+            ),
+        )
+        code = int(answer[0])
+        if code == -1:
+            raise TransitionError("unknown_consult", f"no live consult {consult_id}")
+        if code == -2:
+            raise TransitionError("already_ended", "This consult has already ended.")
+        if code == -4:
+            raise TransitionError(
+                "no_waiting_device", "That device is no longer connected to this consult."
+            )
+        if code == -5:
+            raise TransitionError("already_active", "This device is already the one in the call.")
+        return str(answer[1])
 
     def forget(self, consult_id: int) -> None:
         """Delete everything Redis holds about a consult's live room (its time changed)."""
@@ -453,18 +551,29 @@ class LiveConsultStore:
         return Phase(value) if value else None
 
     def phase_and_active_sid(self, consult_id: int, side: Side) -> tuple[Phase | None, str | None]:
-        """The consult's phase and `side`'s newest device, in one round trip (the relay path)."""
+        """The consult's phase and `side`'s active device, in one round trip."""
         with self.redis.pipeline(transaction=False) as pipe:
             pipe.hget(self._consult_key(consult_id), "phase")
-            pipe.hgetall(self._presence_key(consult_id, side))
-            phase, raw = pipe.execute()
-        return (Phase(phase) if phase else None), _newest(raw)
+            pipe.hget(self._active_key(consult_id, side), "sid")
+            phase, sid = pipe.execute()
+        return (Phase(phase) if phase else None), (sid or None)
+
+    def relay_route(
+        self, consult_id: int, side: Side
+    ) -> tuple[Phase | None, str | None, str | None]:
+        """The relay path's one round trip: the phase, `side`'s active sid and the other
+        side's active sid (None while away). Only these two devices exchange signals."""
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hget(self._consult_key(consult_id), "phase")
+            pipe.hget(self._active_key(consult_id, side), "sid")
+            pipe.hget(self._active_key(consult_id, _other(side)), "sid")
+            phase, mine, theirs = pipe.execute()
+        return (Phase(phase) if phase else None), (mine or None), (theirs or None)
 
     def active_sid(self, consult_id: int, side: Side) -> str | None:
-        """The side's newest connected device: the one that takes part in the call."""
-        return _newest(
-            cast(dict[str, str], self.redis.hgetall(self._presence_key(consult_id, side)))
-        )
+        """The socket of the side's active device (the one in the call), None while away."""
+        sid = cast(str | None, self.redis.hget(self._active_key(consult_id, side), "sid"))
+        return sid or None
 
     def presence(self, consult_id: int) -> dict[Side, list[dict[str, str]]]:
         """Connected devices per side: sid, since (ISO) and device, oldest first."""
@@ -477,6 +586,16 @@ class LiveConsultStore:
             ]
             out[side] = sorted(devices, key=lambda d: (d["since"], d["sid"]))
         return out
+
+    def waiting_devices(self, consult_id: int, side: Side) -> list[str]:
+        """Sids of `side`'s connected devices that are not the active one, newest first."""
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(self._presence_key(consult_id, side))
+            pipe.hget(self._active_key(consult_id, side), "sid")
+            raw, active = pipe.execute()
+        since = {sid: json.loads(seen).get("since", "") for sid, seen in raw.items()}
+        waiting = [sid for sid in since if sid != active]
+        return sorted(waiting, key=lambda sid: (since[sid], sid), reverse=True)
 
     def gone_since(self, consult_id: int, side: Side) -> datetime | None:
         """When `side`'s last device left, or None while it is connected or never came."""

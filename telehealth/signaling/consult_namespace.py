@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import re
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from ..domain.booking_rules import normalise_phone
 from ..domain.names import short_name
 from ..metrics import metrics_of
 from ..models import Consult, ConsultStatus
+from ..protocol import SwitchDevice, decode
 from ..sessions import Phase, Side, TransitionError
 from ..sessions.state import join_window
 from ..staff.auth import current_staff
@@ -83,6 +85,21 @@ def _device_label(value: Any) -> str:
     return value.strip()[:40] if isinstance(value, str) and value.strip() else "Browser"
 
 
+_DEVICE_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
+
+
+def _device_id(value: Any) -> str:
+    """The page's own random id, kept across its reconnects (docs/protocol.md); anything
+    else makes the socket a device of its own."""
+    return value if isinstance(value, str) and _DEVICE_ID.fullmatch(value) else ""
+
+
+STANDBY = refusal(
+    "standby",
+    "This consult is open on another device. Use this device instead to take part.",
+)
+
+
 class ConsultNamespace(Namespace):
     """Both sides of every consult this process serves."""
 
@@ -139,7 +156,7 @@ class ConsultNamespace(Namespace):
             return refusal("rate_limited", "Too many messages; slow down.")
         self.counted(event).inc()
         if event == "signal":  # the hot path skips the per-event Flask context
-            return self._relay_signal(member, args[1] if len(args) > 1 else None)
+            return self._relay_signal(member, str(sid), args[1] if len(args) > 1 else None)
         if not hasattr(self, f"on_{event}"):
             return refusal("unknown_event", f"There is no event called {event[:40]!r}.")
         try:  # exactly one payload argument, whatever the client sent
@@ -178,7 +195,9 @@ class ConsultNamespace(Namespace):
         )
         sid = current_sid()
         device = _device_label(auth.get("device"))
-        self._join_device(consult.id, side, sid, device, actor, now)
+        self._join_device(
+            consult.id, side, sid, device, actor, now, _device_id(auth.get("device_id"))
+        )
         self.members[sid] = Member(
             consult.id,
             side,
@@ -191,18 +210,34 @@ class ConsultNamespace(Namespace):
         join_room(room_of(consult.id))
         join_room(room_of(consult.id, side))
         # The device_joined event went out before this socket was in its rooms.
-        send_state(self.socketio, self.clinic, consult.id, to=sid)
-        if live.phase == Phase.IN_CALL:
+        send_state(self.socketio, self.clinic, consult.id, to=sid, side=side)
+        # A waiting device gets no ICE servers: it takes no part in the call until switched.
+        if live.phase == Phase.IN_CALL and self.clinic.live.active_sid(consult.id, side) == sid:
             send_ice_servers(self.socketio, self.clinic, consult.id, side, to=sid)
 
     def _join_device(
-        self, consult_id: int, side: Side, sid: str, device: str, actor: str, now: Any
+        self,
+        consult_id: int,
+        side: Side,
+        sid: str,
+        device: str,
+        actor: str,
+        now: Any,
+        device_id: str = "",
     ) -> int:
         """Count the device in the shared presence; one link opens at most MAX_DEVICES_PER_SIDE
-        sockets per side, across every web process."""
+        sockets per side, across every web process. A side's first device is the one in the
+        call; another one waits (`switch_device`)."""
         try:
             return self.clinic.consults.device_joined(
-                consult_id, side, sid, device, now, self.process_id, self.max_devices
+                consult_id,
+                side,
+                sid,
+                device,
+                now,
+                self.process_id,
+                self.max_devices,
+                device_id,
             )
         except TransitionError as error:
             if error.code == "too_many_devices":
@@ -328,10 +363,16 @@ class ConsultNamespace(Namespace):
             return None
         return member
 
+    def _is_standby(self, member: Member) -> bool:
+        """True for a device that waits while another device of its side is in the call."""
+        return self.clinic.live.active_sid(member.consult_id, member.side) != current_sid()
+
     def on_check_in(self, data: Any) -> dict[str, Any]:
         member = self._require(Side.PATIENT)
         if member is None:
             return UNAUTHORIZED
+        if self._is_standby(member):
+            return STANDBY
         answers = parse_check_in(data, normalise_phone)
         if not answers["in_ontario"]:
             return refusal(
@@ -384,6 +425,8 @@ class ConsultNamespace(Namespace):
 
     def on_media_state(self, data: Any) -> dict[str, Any]:
         member = self._member()
+        if self._is_standby(member):
+            return STANDBY
         if not self._phase_is(member.consult_id, Phase.WAITING, Phase.IN_CALL):
             return refusal("wrong_phase", "Media switches are shared in the waiting room and call.")
         self.emit("peer_media", parse_media_state(data), room=member.relay_to)
@@ -391,6 +434,8 @@ class ConsultNamespace(Namespace):
 
     def on_stats(self, data: Any) -> dict[str, Any]:
         member = self._member()
+        if self._is_standby(member):
+            return STANDBY
         if not self._phase_is(member.consult_id, Phase.IN_CALL):
             return refusal("wrong_phase", "Call health is reported during the call only.")
         stats = parse_stats(data)
@@ -496,11 +541,42 @@ class ConsultNamespace(Namespace):
 
     def on_end(self, data: Any = None) -> dict[str, Any]:
         member = self._member()
-        live = self.clinic.consults.end(
-            member.consult_id, str(member.side), member.actor, utcnow()
-        )
+        if self._is_standby(member):
+            return STANDBY
+        live = self.clinic.consults.end(member.consult_id, str(member.side), member.actor, utcnow())
         if live is None:
             return refusal("already_ended", "This consult has already ended.")
+        return OK
+
+    # -- devices: one in the call per side, the others wait ----------------------------
+
+    def on_switch_device(self, data: Any) -> dict[str, Any]:
+        """A waiting device takes over its own side; the physiotherapist's device in the call
+        moves the patient to the device they are joining from. Nothing else."""
+        member = self._member()
+        wanted = decode(SwitchDevice, data if data is not None else {}).side
+        side = Side(wanted) if wanted else member.side
+        standby = self._is_standby(member)
+        if side == member.side:
+            if not standby:
+                return refusal("already_active", "This device is already the one in the call.")
+            to_sid = current_sid()
+        elif member.side == Side.PROVIDER:
+            if standby:
+                return STANDBY  # only the physiotherapist's page in the call decides
+            waiting = self.clinic.live.waiting_devices(member.consult_id, side)
+            if not waiting:
+                return refusal(
+                    "no_waiting_device", "The patient has no other device waiting to take over."
+                )
+            to_sid = waiting[0]  # the device the patient joined from last
+        else:
+            # A patient's device never moves the physiotherapist's side.
+            self.gate.note_denied(member.actor, "event:switch_device")
+            return UNAUTHORIZED
+        self.clinic.consults.switch_device(
+            member.consult_id, side, to_sid, by=str(member.side), actor=member.actor
+        )
         return OK
 
     # -- the signal relay --------------------------------------------------------------
@@ -509,25 +585,21 @@ class ConsultNamespace(Namespace):
         live = self.clinic.live.get(consult_id)
         return live is not None and live.phase in phases
 
-    def _relay_signal(self, member: Member, data: Any) -> dict[str, Any]:
+    def _relay_signal(self, member: Member, sid: str, data: Any) -> dict[str, Any]:
         try:
             payload = parse_signal(data)
         except Invalid as error:
             return {**refusal("invalid", error.message), "fields": error.fields}
-        # Only the other side's newest device takes part in the call; others stand by.
-        phase, target = self.clinic.live.phase_and_active_sid(
-            member.consult_id, other_side(member.side)
-        )
+        # Only the two sides' active devices exchange signals; the others stand by.
+        phase, mine, target = self.clinic.live.relay_route(member.consult_id, member.side)
         if phase != Phase.IN_CALL:
             return refusal("wrong_phase", "Signals are relayed only during the call.")
+        if mine != sid:
+            return STANDBY
+        if target is None:
+            return OK  # the other side's device is reconnecting; it renegotiates when back
         server = self.socketio.server
         # A peer on this very process needs no trip through the Redis queue.
-        local = target is not None and server.manager.eio_sid_from_sid(target, NAMESPACE)
-        server.emit(
-            "signal",
-            payload,
-            to=target or member.relay_to,
-            namespace=NAMESPACE,
-            ignore_queue=bool(local),
-        )
+        local = server.manager.eio_sid_from_sid(target, NAMESPACE)
+        server.emit("signal", payload, to=target, namespace=NAMESPACE, ignore_queue=bool(local))
         return OK

@@ -10,7 +10,7 @@ from flask_socketio import SocketIO
 
 from ..clinic import Clinic
 from ..db import utcnow
-from ..sessions import ConsultChanged, LiveConsult, Side
+from ..sessions import ConsultChanged, LiveConsult, Phase, Side
 from .ice import ice_servers, spend_from_budget, turn_budget_key
 
 NAMESPACE = "/consult"
@@ -35,16 +35,31 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
 
-def _presence_view(presence: dict[Side, list[dict[str, str]]]) -> dict[str, list[dict[str, str]]]:
+def _presence_view(
+    presence: dict[Side, list[dict[str, str]]], active: dict[Side, str | None]
+) -> dict[str, list[dict[str, Any]]]:
     return {
-        str(side): [{"device": d.get("device", ""), "since": d.get("since", "")} for d in devices]
+        str(side): [
+            {
+                "device": d.get("device", ""),
+                "since": d.get("since", ""),
+                "active": d.get("sid") == active[side],
+            }
+            for d in devices
+        ]
         for side, devices in presence.items()
     }
 
 
-def state_view(clinic: Clinic, live: LiveConsult, side: Side) -> dict[str, Any]:
-    """The consult as one side sees it; the patient never sees the provider's notes."""
+def state_view(
+    clinic: Clinic, live: LiveConsult, side: Side, this_device: str | None = None
+) -> dict[str, Any]:
+    """The consult as one side sees it; the patient never sees the provider's notes.
+    `this_device` ("active" or "standby") tells the device it goes to whether it is the one
+    in the call; the physiotherapist also learns when the patient has a device waiting."""
     info = clinic.live.note(live.consult_id, "info")
+    active = {each: clinic.live.active_sid(live.consult_id, each) for each in Side}
+    presence = _presence_view(clinic.live.presence(live.consult_id), active)
     view: dict[str, Any] = {
         "consult_id": live.consult_id,
         "you": str(side),
@@ -57,8 +72,10 @@ def state_view(clinic: Clinic, live: LiveConsult, side: Side) -> dict[str, Any]:
         "server_time": utcnow().isoformat(),
         "provider_name": info.get("provider_name", ""),
         "running_late_minutes": live.running_late_minutes,
-        "presence": _presence_view(clinic.live.presence(live.consult_id)),
+        "presence": presence,
     }
+    if this_device is not None:
+        view["this_device"] = this_device
     if side == Side.PROVIDER:
         view["patient_name"] = info.get("patient_name", "")
         checklist: dict[str, Any] = dict(clinic.live.note(live.consult_id, "checklist"))
@@ -66,23 +83,42 @@ def state_view(clinic: Clinic, live: LiveConsult, side: Side) -> dict[str, Any]:
             checklist["in_ontario"] = checklist.get("in_ontario") == "yes"
         view["checklist"] = checklist or None
         view["precheck"] = clinic.live.note(live.consult_id, "precheck") or None
+        view["patient_device_waiting"] = any(
+            not device["active"] for device in presence[str(Side.PATIENT)]
+        )
     return view
 
 
-def send_state(socketio: SocketIO, clinic: Clinic, consult_id: int, to: str | None = None) -> None:
-    """Tell both sides (or one socket) how the consult stands now, and the admins."""
+def send_state(
+    socketio: SocketIO,
+    clinic: Clinic,
+    consult_id: int,
+    to: str | None = None,
+    side: Side | None = None,
+) -> None:
+    """Tell both sides (or one socket of `side`) how the consult stands now, and the admins.
+    Each device hears whether it is its side's active one."""
     live = clinic.live.get(consult_id)
     if live is None:
         return
-    for side in Side:
+    if to is not None:
+        side = side or Side.PATIENT
+        role = "active" if clinic.live.active_sid(consult_id, side) == to else "standby"
+        socketio.emit("state", state_view(clinic, live, side, role), namespace=NAMESPACE, to=to)
+        return
+    for each in Side:
+        active = clinic.live.active_sid(consult_id, each)
+        if active:
+            socketio.emit(
+                "state", state_view(clinic, live, each, "active"), namespace=NAMESPACE, to=active
+            )
         socketio.emit(
             "state",
-            state_view(clinic, live, side),
+            state_view(clinic, live, each, "standby"),
             namespace=NAMESPACE,
-            to=to or room_of(consult_id, side),
+            to=room_of(consult_id, each),
+            skip_sid=active,
         )
-        if to:
-            return
     from .monitor import send_room_update
 
     send_room_update(socketio, clinic, consult_id)
@@ -207,6 +243,16 @@ def tell_sockets(socketio: SocketIO, clinic: Clinic, event: ConsultChanged) -> N
                 to=room_of(consult_id, other_side(event.side)),
             )
     send_state(socketio, clinic, consult_id)
+    if event.change == "device_switched" and event.side is not None:
+        # Both sides' pages: the other side's call starts afresh with the new device.
+        socketio.emit(
+            "device_switched",
+            {"side": str(event.side), "by": event.by},
+            namespace=NAMESPACE,
+            to=room_of(consult_id),
+        )
+        if live is not None and live.phase == Phase.IN_CALL:
+            send_ice_servers(socketio, clinic, consult_id, event.side)
     if event.change == "admitted":
         if not clinic.live.note(consult_id, "info").get("probe"):
             _count(lambda m: m.consults_started.inc())  # probes stay out of the numbers

@@ -298,6 +298,8 @@ def test_terminal_consult_keys_expire_within_a_day(
     keys = sorted(client.scan_iter("th:consult:40*"))
     assert keys == [
         "th:consult:40",
+        "th:consult:40:active:patient",
+        "th:consult:40:active:provider",
         "th:consult:40:gone:patient",
         "th:consult:40:gone:provider",
         "th:consult:40:warned",
