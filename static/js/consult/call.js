@@ -437,6 +437,43 @@ export class Call {
     this.socket.emit("stats", payload);
   }
 
+  /** The other side moved to another device: start afresh, as when its page reloads. */
+  restart() {
+    if (this.closed || !this.pc) return;
+    this.lastRecreate = Date.now();
+    this.deferred = null;
+    this.recreate();
+    this.earlyCandidates = []; // the old device's, never the new one's
+  }
+
+  /**
+   * This device no longer takes part (the consult moved to another device): hang up, but
+   * stay ready to join again with fresh ICE servers if the call comes back here.
+   */
+  stop() {
+    window.clearInterval(this.statsTimer);
+    window.clearTimeout(this.watchdog);
+    this.statsTimer = 0;
+    const pc = this.pc;
+    this.pc = null;
+    if (pc) {
+      pc.ontrack = null;
+      pc.onicecandidate = null;
+      pc.onnegotiationneeded = null;
+      pc.onconnectionstatechange = null;
+      pc.oniceconnectionstatechange = null;
+      pc.close();
+    }
+    if (this.remoteVideo) this.remoteVideo.srcObject = null;
+    this.remoteStream = null;
+    this.pending = [];
+    this.earlyCandidates = [];
+    this.deferred = null;
+    this.iceServers = null;
+    this.mediaReady = false;
+    this.chain = Promise.resolve();
+  }
+
   close() {
     this.closed = true;
     window.clearInterval(this.statsTimer);

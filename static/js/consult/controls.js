@@ -42,6 +42,11 @@ export class CallControls {
     this.render();
   }
 
+  /** This device left the call (it moved to another device): send nothing more. */
+  deactivate() {
+    this.active = false;
+  }
+
   render() {
     const media = this.media;
     const muted = media.muted || !media.audioTrack;

@@ -64,5 +64,6 @@ room.onState((state) => {
   setText(checkinLate, late ? `${name} is running about ${late} minutes late.` : "");
 
   const devicesOpen = state.presence && Array.isArray(state.presence.patient) ? state.presence.patient.length : 0;
-  setVisible(otherDevice, devicesOpen > 1);
+  // On the device in the call: another one of yours is open and waiting.
+  setVisible(otherDevice, devicesOpen > 1 && state.this_device !== "standby");
 });

@@ -191,6 +191,25 @@ for (const button of lateButtons) {
   });
 }
 
+// -- the patient's other device ------------------------------------------------------------
+
+const newDevice = byId("patient-new-device");
+const switchButton = byId("switch-device-button");
+const switchError = byId("switch-device-error");
+
+function renderNewDevice(state) {
+  // Only the physiotherapist's page in the call may move the patient.
+  const waiting = state.patient_device_waiting === true && state.this_device !== "standby";
+  setVisible(newDevice, waiting);
+  if (!waiting) setText(switchError, "");
+}
+
+switchButton?.addEventListener("click", async () => {
+  setText(switchError, "");
+  const ack = await room.request("switch_device", { side: "patient" });
+  if (!ack.ok) setText(switchError, ack.error.message);
+});
+
 // -- state ------------------------------------------------------------------------------------
 
 let wasWaiting = null; // unknown until the first state
@@ -200,6 +219,7 @@ room.onState((state) => {
   renderChecklist(state);
   renderAdmit();
   renderLate(state);
+  renderNewDevice(state);
 
   const waiting = state.phase === "waiting" && patientDevices(state).length > 0;
   if (room.views.current === "lobby") {

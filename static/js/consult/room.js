@@ -6,7 +6,7 @@ import { CallControls, ConnectionIndicator } from "./controls.js";
 import { Countdown } from "./countdown.js";
 import { LocalMedia } from "./media.js";
 import { connect, request } from "./signaling.js";
-import { Banner, Views, byId, safeUrl, setVisible, unlockOnGesture } from "./ui.js";
+import { Banner, Views, byId, safeUrl, setText, setVisible, unlockOnGesture } from "./ui.js";
 
 export const TERMINAL_PHASES = new Set(["ended", "no_show_patient", "no_show_provider", "cancelled"]);
 const NOT_OPEN_RETRY_MS = 30000;
@@ -31,6 +31,11 @@ export class Room {
     this.inCall = false;
     this.finished = false;
     this.stateListeners = [];
+    // One device per side takes part; another one waits (state.this_device "standby").
+    this.standbyView = role === "patient" ? "waiting" : "lobby";
+    this.wasActive = false;
+    this.moved = false;
+    this.mediaStopped = false;
 
     this.views = new Views(views);
     this.banner = new Banner(byId("consult-alert"));
@@ -69,6 +74,13 @@ export class Room {
       socket: this.socket,
       room,
     };
+
+    this.standbyNotice = byId("device-standby");
+    this.standbyText = byId("device-standby-text");
+    this.movedText = byId("device-moved-text");
+    this.takeoverButton = byId("device-takeover");
+    this.takeoverError = byId("device-takeover-error");
+    this.takeoverButton?.addEventListener("click", () => this.takeOver());
 
     this.views.onChange((name) => this.placeChat(name));
     this.placeChat(this.views.current);
@@ -133,6 +145,7 @@ export class Room {
       this.controls.showPeerAway(false);
       if (this.inCall) this.controls.sendMediaState(true); // their new page needs to know
     });
+    socket.on("device_switched", (data) => this.deviceSwitched(data));
     socket.on("error", (data) => console.warn("refused by the server", data));
   }
 
@@ -184,7 +197,15 @@ export class Room {
       open,
       this.role === "provider" ? `Chat opens when ${this.otherName} checks in.` : "",
     );
-    if (phase === "in_call") {
+    const standby = state.this_device === "standby";
+    if (standby) {
+      this.standBy(phase);
+    } else if (state.this_device === "active") {
+      this.wasActive = true;
+      this.moved = false;
+    }
+    this.renderDevice(standby);
+    if (phase === "in_call" && !standby) {
       this.countdown.sync(state);
       this.enterCall();
     }
@@ -197,13 +218,56 @@ export class Room {
     }
   }
 
+  /**
+   * Another device of this side is the one in the call. This one waits: no connection, no
+   * signals; and if the call was here, it stops the camera and microphone and says so.
+   */
+  standBy(phase) {
+    if (this.wasActive) this.moved = true;
+    this.wasActive = false;
+    if (this.inCall) {
+      this.inCall = false;
+      this.controls.deactivate();
+      this.call.stop();
+      this.media.stopAll();
+      this.mediaStopped = true;
+    }
+    if (phase === "in_call" || this.views.current === "call") this.views.show(this.standbyView);
+  }
+
+  renderDevice(standby) {
+    setVisible(this.standbyNotice, standby);
+    setVisible(this.standbyText, standby && !this.moved);
+    setVisible(this.movedText, standby && this.moved);
+    if (!standby) setText(this.takeoverError, "");
+  }
+
+  /** "Use this device instead": this waiting device takes its side's place. */
+  async takeOver() {
+    setText(this.takeoverError, "");
+    const ack = await this.request("switch_device", {});
+    if (!ack.ok && ack.error.code !== "already_active") setText(this.takeoverError, ack.error.message);
+    // On success the server's `state` (this_device "active") brings this page into the call.
+  }
+
+  /** The other side moved to another device: start the call afresh with that one. */
+  deviceSwitched(data) {
+    if (!data || data.side === this.role || !this.inCall) return;
+    this.call.restart();
+    this.controls.sendMediaState(true);
+  }
+
   enterCall() {
     if (this.inCall) return;
     this.inCall = true;
     this.banner.clear("connection");
     this.views.show("call");
     this.controls.activate();
-    this.media.ensureStarted().then(() => {
+    // Back after the call moved away and returned: the camera was stopped, start it again.
+    const started = this.mediaStopped ? this.media.restart() : this.media.ensureStarted();
+    this.mediaStopped = false;
+    started.then(() => {
+      if (!this.inCall) return; // moved to another device meanwhile
       this.controls.sendMediaState(true);
       this.call.setMediaReady();
     });

@@ -24,6 +24,42 @@ export function deviceLabel() {
   return (system ? `${browser} on ${system}` : browser).slice(0, 40);
 }
 
+const DEVICE_KEY = "telehealth.device";
+const DEVICE_ID = /^[A-Za-z0-9_-]{16,64}$/;
+let pageDevice = "";
+
+function randomId() {
+  const bytes = new Uint8Array(16);
+  window.crypto.getRandomValues(bytes);
+  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * This tab's device id (docs/protocol.md): kept in sessionStorage, so a reload or a
+ * reconnect of this tab comes back as the same device and keeps its place in the call.
+ * `renew` drops it: a tab the consult moved away from must not win it back by reconnecting.
+ */
+export function deviceId({ renew = false } = {}) {
+  let id = renew ? "" : pageDevice;
+  if (!id && !renew) {
+    try {
+      id = window.sessionStorage.getItem(DEVICE_KEY) || "";
+    } catch {
+      id = ""; // storage blocked: this page keeps its id in memory
+    }
+  }
+  if (!DEVICE_ID.test(id)) {
+    id = randomId();
+    try {
+      window.sessionStorage.setItem(DEVICE_KEY, id);
+    } catch {
+      /* kept in memory only */
+    }
+  }
+  pageDevice = id;
+  return id;
+}
+
 /**
  * Open the namespace. Websocket only; jittered backoff from 0.5 s to 5 s. The patient is
  * recognised by the session cookie (consult_id is ignored for them), the physiotherapist
@@ -34,7 +70,8 @@ export function connect({ consultId, role }) {
     transports: ["websocket"],
     // `as` says which page this is: a physiotherapist who opens a patient link in the same
     // browser is the patient on that page.
-    auth: { device: deviceLabel(), consult_id: consultId, as: role },
+    // A function: every reconnect sends the device id as it is then.
+    auth: (send) => send({ device: deviceLabel(), device_id: deviceId(), consult_id: consultId, as: role }),
     reconnectionDelay: 500,
     reconnectionDelayMax: 5000,
     randomizationFactor: 0.5,
