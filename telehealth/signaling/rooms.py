@@ -131,6 +131,11 @@ def send_ice_servers(
 
     Reconnecting over and over buys no TURN quota: past the consult's hourly budget of
     credentials the party gets STUN only."""
+    # Only the side's active device: a waiting one takes no part (and gets no TURN
+    # credential); an active device that is away gets them when it reconnects.
+    target = to or clinic.live.active_sid(consult_id, side)
+    if not target:
+        return
     config = clinic.config
     payload = ice_servers(
         stun_urls=config["STUN_URLS"],
@@ -146,7 +151,6 @@ def send_ice_servers(
             config["TURN_CREDENTIALS_PER_CONSULT_HOUR"],
         ),
     )
-    target = to or clinic.live.active_sid(consult_id, side) or room_of(consult_id, side)
     socketio.emit("ice_servers", payload, namespace=NAMESPACE, to=target)
 
 
