@@ -20,6 +20,7 @@ from typing import Any
 import aiohttp
 import engineio
 import pyotp
+import pytest
 import socketio
 
 from telehealth.client import (
@@ -33,6 +34,8 @@ from telehealth.demo import DEMO_ADMIN_TOTP_SECRET
 from tests.smtp import free_port
 from tests.waiting import hold_until
 from tests.waiting import wait_until_async as wait_until
+
+pytestmark = pytest.mark.slow  # each fault scenario runs 15-50 s
 
 STAFF_EMAIL = "physio@demo.clinic"
 STAFF_PASSWORD = "demo"  # noqa: S105 (the demo clinic's published login)

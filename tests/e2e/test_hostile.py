@@ -27,12 +27,15 @@ import time
 import urllib.error
 import urllib.request
 from collections import Counter
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
+import pytest
 
 from telehealth.client import ConsultSignaling, connect_both, credential_from_join_url
+from tests.waiting import hold_until
 
 NS = "/consult"
 PHYSIO = ("physio@demo.clinic", "demo")
@@ -83,9 +86,9 @@ def p95(samples: list[float]) -> float:
 async def _window(a: ConsultSignaling, b: ConsultSignaling, first: int) -> list[float]:
     samples = []
     for n in range(first, first + WINDOW_SAMPLES):
-        rtt = await _ping_pong(a, b, n)
-        samples.append(rtt)
-        await asyncio.sleep(max(0.0, SAMPLE_INTERVAL - rtt))
+        started = time.monotonic()
+        samples.append(await _ping_pong(a, b, n))
+        await hold_until(started + SAMPLE_INTERVAL)  # the sampling cadence
     return samples
 
 
@@ -146,7 +149,7 @@ class _PatientSocket:
                 for _ in range(max(0, due)):
                     sent += 1
                     await self.ws.send_str(f"42{NS},{sent}{event}")
-                await asyncio.sleep(0.001)
+                await hold_until(started + (sent + 1) / rate)  # the flooder's pace
         flooded = time.monotonic() - started
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.cut.wait(), 0.05)  # the last acks in flight
@@ -196,24 +199,48 @@ async def flood(url: str, credential: str, rate: int) -> list[dict[str, Any]]:
         socket = await _PatientSocket.open(http, url, credential)
         print("ready", flush=True)
         follower = asyncio.create_task(commands.follow())
+        announced = False  # "flooding" said for the current "go"
         while not commands.quit:
+            if announced and not commands.flooding.is_set():
+                print("stopped", flush=True)  # nothing of ours is in flight any more
+                announced = False
             waiter = asyncio.create_task(commands.flooding.wait())
             await asyncio.wait([waiter, follower], return_when=asyncio.FIRST_COMPLETED)
             waiter.cancel()
             if commands.quit:
                 break
+            if not announced:
+                print("flooding", flush=True)  # sending, or knocking to be let back in
+                announced = True
             if socket.cut.is_set():
                 await socket.close()
                 try:
                     socket = await _PatientSocket.open(http, url, credential)
                 except ConnectRefused as refusal:
-                    cycles.append({"refused": "rate_limited" in str(refusal), "cut": False,
-                                   "acks": {}, "sent": 0, "seconds": 0.0})
-                    await asyncio.sleep(0.05)  # a persistent attacker: retry at once
+                    cycles.append(
+                        {
+                            "refused": "rate_limited" in str(refusal),
+                            "cut": False,
+                            "acks": {},
+                            "sent": 0,
+                            "seconds": 0.0,
+                        }
+                    )
+                    await hold_until(time.monotonic() + 0.05)  # the attacker's retry pace
                     continue
             cycles.append(await socket.flood(event, rate, commands))
         await socket.close()
     return cycles
+
+
+async def _flooder_says(flooder: Any, line: bytes, timeout: float = 10) -> None:
+    """Wait for the flooder's next `line` on its output (other lines are skipped)."""
+
+    async def heard() -> None:
+        while (await flooder.stdout.readline()).strip() != line:
+            pass
+
+    await asyncio.wait_for(heard(), timeout)
 
 
 async def _command(flooder: Any, line: str) -> None:
@@ -250,10 +277,12 @@ def run_flood(
 
             flooder = await asyncio.create_subprocess_exec(
                 sys.executable,
-                __file__,
+                "-m",
+                "tests.e2e.test_hostile",  # from the checkout's root: it imports tests.waiting
                 "--flood",
                 url,
                 str(FLOOD_RATE),
+                cwd=Path(__file__).resolve().parents[2],
                 env={**os.environ, "FLOOD_CREDENTIAL": x_credential},
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
@@ -264,21 +293,22 @@ def run_flood(
             try:
                 ready = await asyncio.wait_for(flooder.stdout.readline(), 30)
                 assert ready.strip() == b"ready", ready
-                for n in range(10):  # warm up both sockets and the relay path
-                    await _ping_pong(y_patient, y_provider, n)
-                    await asyncio.sleep(SAMPLE_INTERVAL)
+                await _window(y_patient, y_provider, 0)  # warm up both sockets and the relay
                 # Each baseline window comes just before its flood window, so that the
                 # machine's other load weighs on both alike.
                 for w in range(WINDOWS if measure else 0):
                     baseline.append(await _window(y_patient, y_provider, 1_000 * (w + 1)))
                     await _command(flooder, "go")
-                    await asyncio.sleep(0.1)  # the flood is under way
+                    await _flooder_says(flooder, b"flooding")
                     flooded.append(await _window(y_patient, y_provider, 1_000 * (w + 1) + 500))
                     await _command(flooder, "stop")
-                    await asyncio.sleep(0.5)  # let the server drain the last of it
+                    await _flooder_says(flooder, b"stopped")
+                    # The server has answered everything before Y's next round trip.
+                    await _ping_pong(y_patient, y_provider, 1_000 * (w + 1) + 999)
                 if not measure:
                     await _command(flooder, "go")
-                    await asyncio.sleep(THROTTLE_SECONDS)
+                    await _flooder_says(flooder, b"flooding")
+                    await hold_until(time.monotonic() + THROTTLE_SECONDS)  # the flood's length
                     await _command(flooder, "stop")
                 await _command(flooder, "quit")
                 out, _ = await asyncio.wait_for(flooder.communicate(), 30)
@@ -335,11 +365,13 @@ def assert_latency_kept(baseline: list[list[float]], flooded: list[list[float]])
     assert during <= 2 * base, f"Y's p95 went from {base * 1000:.1f} to {during * 1000:.1f} ms"
 
 
+@pytest.mark.slow
 def test_a_flooding_socket_is_throttled_then_cut_off_each_time_it_comes_back(live_server):
     _, _, cycles = run_flood(live_server, measure=False)
     assert_throttled_and_cut_off(cycles)
 
 
+@pytest.mark.slow
 def test_the_room_next_door_keeps_its_relay_latency_within_2x_during_a_flood(live_server):
     baseline, flooded, cycles = run_flood(live_server, measure=True)
     assert_throttled_and_cut_off(cycles)
@@ -446,6 +478,7 @@ def _exercise(
         print(f"  {label}: no cases of this kind")
 
 
+@pytest.mark.slow
 def test_schemathesis_finds_no_server_error_and_one_error_shape(live_server_factory):
     import schemathesis
 
@@ -540,6 +573,7 @@ async def _guess(url: str, count: int) -> tuple[Counter[int], set[str]]:
     return statuses, bodies
 
 
+@pytest.mark.slow
 def test_ten_thousand_guessed_join_credentials_all_get_the_same_404(live_server_factory):
     server = live_server_factory(JOIN_RATE_LIMIT="100000 per minute")
     started = time.monotonic()
@@ -570,6 +604,7 @@ def _get(url: str, headers: dict[str, str] | None = None, method: str = "GET") -
         return response.status, response.headers, response.read()
 
 
+@pytest.mark.slow
 def test_the_default_join_limit_answers_429_after_ten_failures(live_server_factory):
     server = live_server_factory()
     booked = server.book_now()
