@@ -22,6 +22,7 @@ from ..domain.names import short_name
 from ..metrics import metrics_of
 from ..models import Consult, ConsultStatus
 from ..protocol import SwitchDevice, decode
+from ..protocol.acks import ok, refused
 from ..sessions import Phase, Side, TransitionError
 from ..sessions.state import join_window
 from ..staff.auth import current_staff
@@ -56,10 +57,11 @@ PRECHECK_TURN_TTL = 300
 
 
 def refusal(code: str, message: str) -> dict[str, Any]:
-    return {"ok": False, "error": {"code": code, "message": message}}
+    """The protocol's one refusal shape (telehealth/protocol/acks.py)."""
+    return refused(code, message)
 
 
-OK: dict[str, Any] = {"ok": True}
+OK: dict[str, Any] = ok()
 UNAUTHORIZED = refusal("unauthorized", "You are not part of this consult.")
 UNAVAILABLE_MESSAGE = (
     "The clinic's live service is reconnecting. Your call continues; this page will catch up "

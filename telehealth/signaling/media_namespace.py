@@ -268,7 +268,7 @@ class MediaNamespace(Namespace):
         """The worker closed a check's echo peer (finished, stopped, failed or timed out)."""
         if isinstance(data, dict):
             self.broker.done(current_sid(), str(data.get("check_id")))
-        return {"ok": True}
+        return ok()
 
     def on_precheck_refused(self, data: Any) -> dict[str, Any]:
         if isinstance(data, dict):
@@ -277,4 +277,4 @@ class MediaNamespace(Namespace):
                 str(data.get("check_id")),
                 str(data.get("reason", "busy")),
             )
-        return {"ok": True}
+        return ok()

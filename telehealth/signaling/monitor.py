@@ -19,6 +19,7 @@ from ..db import utcnow
 from ..domain.availability import CLINIC_TZ, local_day_bounds
 from ..domain.names import short_name
 from ..models import Consult, ConsultStatus
+from ..protocol.acks import ok, refused
 from ..sessions import LiveConsult, Phase, Side
 from ..staff.auth import current_staff
 from .context import current_sid
@@ -217,13 +218,10 @@ class MonitorNamespace(Namespace):
 
         admin_id = self.admins.get(current_sid())
         if admin_id is None:
-            return {"ok": False, "error": {"code": "unauthorized", "message": "Admins only."}}
+            return refused("unauthorized", "Admins only.")
         provider_id = any_physiotherapist(self.clinic)
         if provider_id is None:
-            return {
-                "ok": False,
-                "error": {"code": "no_provider", "message": "Add an active physiotherapist first."},
-            }
+            return refused("no_provider")
         base = self.clinic.config.get("PUBLIC_URL") or self.clinic.config.get("SELF_URL", "")
         booked = create_probe_consult(self.clinic, provider_id, f"staff:{admin_id}")
         links = probe_links(self.clinic, booked, base)
@@ -232,25 +230,22 @@ class MonitorNamespace(Namespace):
         self.socketio.start_background_task(
             run_probe_process, self.socketio, self.clinic, base, links, current_sid()
         )
-        return {"ok": True, "consult_id": links["id"]}
+        return ok(consult_id=links["id"])
 
     def on_end_room(self, data: Any) -> dict[str, Any]:
         admin_id = self.admins.get(current_sid())
         consult_id = data.get("consult_id") if isinstance(data, dict) else None
         if admin_id is None:
-            return {"ok": False, "error": {"code": "unauthorized", "message": "Admins only."}}
+            return refused("unauthorized", "Admins only.")
         if not isinstance(consult_id, int):
-            return {"ok": False, "error": {"code": "invalid", "message": "consult_id needed."}}
+            return refused("invalid", "consult_id needed.", {"consult_id": "a number"})
         actor = f"staff:{admin_id}"
         live = self.clinic.consults.end(consult_id, "admin", actor, utcnow())
         if live is None:
-            return {
-                "ok": False,
-                "error": {"code": "already_ended", "message": "That room has already ended."},
-            }
+            return refused("already_ended", "That room has already ended.")
         with self.clinic.db.transaction() as session:
             audit.record(session, actor, "admin.force_end", consult_id)
-        return {"ok": True}
+        return ok()
 
 
 PROBE_TIMEOUT_SECONDS = 90
