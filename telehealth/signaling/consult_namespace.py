@@ -2,44 +2,46 @@
 
 from __future__ import annotations
 
-import hmac
 import logging
-import re
 import time
 import uuid
-from dataclasses import dataclass, field
 from typing import Any
 
 import redis
-from flask import Flask, request, session
+from flask import Flask, request
 from flask_socketio import Namespace, join_room
 
 from ..clinic import Clinic
-from ..consult.access import PatientPass, consult_for_credential, consult_for_pass
 from ..db import utcnow
 from ..domain.booking_rules import normalise_phone
 from ..domain.names import short_name
 from ..metrics import metrics_of
-from ..models import Consult, ConsultStatus
 from ..protocol import SwitchDevice, decode
-from ..protocol.acks import ok, refused
 from ..sessions import Phase, Side, TransitionError
-from ..sessions.state import join_window
-from ..staff.auth import current_staff
 from .context import current_sid, refused_connection
-from .ice import ice_servers, spend_from_budget, turn_budget_key
-from .media_namespace import MAX_PRECHECK_SDP, REFUSALS, PrecheckRefused
+from .identify import TARGET, Identity, who_connects
+from .members import (
+    OK,
+    STANDBY,
+    UNAUTHORIZED,
+    UNAVAILABLE,
+    UNAVAILABLE_MESSAGE,
+    Member,
+    device_id,
+    device_label,
+    refusal,
+)
 from .messages import (
     Invalid,
     parse_admit,
     parse_chat,
     parse_check_in,
     parse_media_state,
-    parse_precheck,
     parse_signal,
     parse_stats,
 )
 from .monitor import send_room_update
+from .precheck_events import PrecheckEvents
 from .rooms import (
     NAMESPACE,
     other_side,
@@ -50,59 +52,10 @@ from .rooms import (
 from .throttle import TokenBucket, connect_gate
 
 log = logging.getLogger(__name__)
-TARGET = "socket:/consult"  # what a refused connect tried to open, in the audit
 FLOOD_COOL_OFF_SECONDS = 10
-# The pre-call check runs before admission, so its TURN credential is short-lived.
-PRECHECK_TURN_TTL = 300
 
 
-def refusal(code: str, message: str) -> dict[str, Any]:
-    """The protocol's one refusal shape (telehealth/protocol/acks.py)."""
-    return refused(code, message)
-
-
-OK: dict[str, Any] = ok()
-UNAUTHORIZED = refusal("unauthorized", "You are not part of this consult.")
-UNAVAILABLE_MESSAGE = (
-    "The clinic's live service is reconnecting. Your call continues; this page will catch up "
-    "in a moment."
-)
-UNAVAILABLE = refusal("unavailable", UNAVAILABLE_MESSAGE)
-
-
-@dataclass
-class Member:
-    """One connected socket: which consult, which side, and its event budget."""
-
-    consult_id: int
-    side: Side
-    actor: str
-    device: str
-    bucket: TokenBucket
-    staff_id: int | None = None
-    relay_to: str = field(default="")
-
-
-def _device_label(value: Any) -> str:
-    return value.strip()[:40] if isinstance(value, str) and value.strip() else "Browser"
-
-
-_DEVICE_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
-
-
-def _device_id(value: Any) -> str:
-    """The page's own random id, kept across its reconnects (docs/protocol.md); anything
-    else makes the socket a device of its own."""
-    return value if isinstance(value, str) and _DEVICE_ID.fullmatch(value) else ""
-
-
-STANDBY = refusal(
-    "standby",
-    "This consult is open on another device. Use this device instead to take part.",
-)
-
-
-class ConsultNamespace(Namespace):
+class ConsultNamespace(PrecheckEvents, Namespace):
     """Both sides of every consult this process serves."""
 
     def __init__(self, app: Flask) -> None:
@@ -196,9 +149,9 @@ class ConsultNamespace(Namespace):
             },
         )
         sid = current_sid()
-        device = _device_label(auth.get("device"))
+        device = device_label(auth.get("device"))
         self._join_device(
-            consult.id, side, sid, device, actor, now, _device_id(auth.get("device_id"))
+            consult.id, side, sid, device, actor, now, device_id(auth.get("device_id"))
         )
         self.members[sid] = Member(
             consult.id,
@@ -247,74 +200,8 @@ class ConsultNamespace(Namespace):
             ended = {"code": "ended", "message": "This consult has ended."}
             raise refused_connection(ended) from error
 
-    def _identify(self, auth: dict[str, Any]) -> tuple[Consult, Side, str, int | None]:
-        if "service_token" in auth:
-            return self._identify_probe(auth)
-        staff = current_staff()
-        as_patient = "join_credential" in auth or auth.get("as") == "patient"
-        if staff is not None and not as_patient:
-            return self._identify_staff(staff, auth)
-        return self._identify_patient(auth)
-
-    def _identify_patient(self, auth: dict[str, Any]) -> tuple[Consult, Side, str, int | None]:
-        now, rules = utcnow(), self.clinic.live.rules
-        with self.clinic.db.sessions() as db_session:
-            credential = auth.get("join_credential")
-            if isinstance(credential, str):
-                consult = consult_for_credential(db_session, credential, now, rules)
-            else:
-                patient_pass = PatientPass.from_session(session.get("patient"))
-                consult = (
-                    consult_for_pass(db_session, patient_pass, now, rules) if patient_pass else None
-                )
-            if consult is not None:
-                _ = consult.provider.name, consult.patient.name
-        if consult is None:
-            raise self.gate.refuse(
-                "anonymous", TARGET, "unauthorized", "This consult link is not active."
-            )
-        return consult, Side.PATIENT, f"patient:{consult.id}", None
-
-    def _identify_staff(
-        self, staff: Any, auth: dict[str, Any]
-    ) -> tuple[Consult, Side, str, int | None]:
-        consult_id = auth.get("consult_id")
-        consult = None
-        if isinstance(consult_id, int) and staff.is_physiotherapist:
-            with self.clinic.db.sessions() as db_session:
-                consult = db_session.get(Consult, consult_id)
-                if consult is not None:
-                    _ = consult.provider.name, consult.patient.name
-        if (
-            consult is None
-            or consult.provider_id != staff.provider_id
-            or consult.status == ConsultStatus.CANCELLED
-        ):
-            raise self.gate.refuse(
-                f"staff:{staff.id}", TARGET, "unauthorized", "This is not one of your consults."
-            )
-        return consult, Side.PROVIDER, f"staff:{staff.id}", staff.id
-
-    def _identify_probe(self, auth: dict[str, Any]) -> tuple[Consult, Side, str, int | None]:
-        """The media service may play the physiotherapist, in probe consults only."""
-        token, given = (
-            str(self.app.config.get("MEDIA_SERVICE_TOKEN") or ""),
-            auth.get("service_token"),
-        )
-        consult_id = auth.get("consult_id")
-        consult = None
-        if token and isinstance(given, str) and hmac.compare_digest(given, token):
-            with self.clinic.db.sessions() as db_session:
-                consult = (
-                    db_session.get(Consult, consult_id) if isinstance(consult_id, int) else None
-                )
-                if consult is not None:
-                    _ = consult.provider.name, consult.patient.name
-        if consult is None or not consult.is_probe:
-            raise self.gate.refuse(
-                "service", TARGET, "unauthorized", "Only probe consults accept the service."
-            )
-        return consult, Side.PROVIDER, "service:probe", None
+    def _identify(self, auth: dict[str, Any]) -> Identity:
+        return who_connects(self.clinic, self.app.config, self.gate, auth)
 
     def _bucket_of(self, consult_id: int, side: Side) -> TokenBucket:
         """One event budget per consult side in this process: reconnecting buys no new burst."""
@@ -446,87 +333,6 @@ class ConsultNamespace(Namespace):
             member.consult_id, f"stats:{member.side}", {k: str(v) for k, v in stats.items()}
         )
         send_room_update(self.socketio, self.clinic, member.consult_id)
-        return OK
-
-    # -- the pre-call check: the browser against a media worker's echo peer ----------
-
-    def _precheck_ice(self, consult_id: int) -> dict[str, Any]:
-        config = self.app.config
-        return ice_servers(
-            stun_urls=config["STUN_URLS"],
-            turn_urls=config["TURN_URLS"],
-            turn_secret=config["TURN_SECRET"],
-            ttl=PRECHECK_TURN_TTL,
-            user_tag=f"c{consult_id}-precheck",
-            now=time.time(),
-            transport_policy=config["ICE_TRANSPORT_POLICY"],
-        )
-
-    def _precheck_refusal(self, member: Member | None) -> dict[str, Any] | None:
-        """The check is the patient's, in an open lobby, before the call; else why not."""
-        if member is None:
-            return UNAUTHORIZED
-        live = self.clinic.live.get(member.consult_id)
-        if live is None or live.phase not in (Phase.SCHEDULED, Phase.WAITING):
-            return refusal("wrong_phase", "The connection check runs before the call only.")
-        opens, closes = join_window(live.starts_at, live.ends_at_booked, self.clinic.live.rules)
-        if not opens <= utcnow() <= closes:
-            return refusal("not_open_yet", "The connection check opens with the waiting room.")
-        return None
-
-    def on_precheck_ice(self, data: Any = None) -> dict[str, Any]:
-        """The ICE servers for the check: the same path as the call, credentials for 5 min."""
-        member = self._require(Side.PATIENT)
-        refused = self._precheck_refusal(member)
-        if refused is not None or member is None:
-            return refused or UNAUTHORIZED
-        # Each answer is a TURN credential: a consult gets as many as it has checks an hour.
-        if not spend_from_budget(
-            self.clinic.redis,
-            turn_budget_key(member.consult_id, "precheck"),
-            self.app.config["PRECHECKS_PER_CONSULT_HOUR"],
-        ):
-            return refusal("precheck_budget", REFUSALS["precheck_budget"])
-        return {**OK, **self._precheck_ice(member.consult_id)}
-
-    def on_precheck_offer(self, data: Any) -> dict[str, Any]:
-        member = self._require(Side.PATIENT)
-        refused = self._precheck_refusal(member)
-        if refused is not None or member is None:
-            return refused or UNAUTHORIZED
-        offer = parse_signal(data).get("description")
-        if not offer or offer["type"] != "offer":
-            raise Invalid("Send an offer description.", {"description": "offer"})
-        if len(offer["sdp"]) > MAX_PRECHECK_SDP:
-            raise Invalid(
-                "The offer is too large for the connection check.",
-                {"description.sdp": f"at most {MAX_PRECHECK_SDP} characters"},
-            )
-        ice = self._precheck_ice(member.consult_id)
-        try:
-            check_id = self.app.extensions["precheck_broker"].start(
-                current_sid(), member.consult_id, offer, ice
-            )
-        except PrecheckRefused as refused_check:
-            return refusal(refused_check.code, refused_check.message)
-        return {**OK, "check_id": check_id}
-
-    def on_precheck_stop(self, data: Any) -> dict[str, Any]:
-        check_id = data.get("check_id") if isinstance(data, dict) else None
-        if isinstance(check_id, str):
-            self.app.extensions["precheck_broker"].stop(check_id, current_sid())
-        return OK
-
-    def on_precheck_result(self, data: Any) -> dict[str, Any]:
-        member = self._require(Side.PATIENT)
-        if member is None:
-            return UNAUTHORIZED
-        result = parse_precheck(data)
-        result["at"] = utcnow().isoformat()
-        self.clinic.live.set_note(
-            member.consult_id, "precheck", {k: str(v) for k, v in result.items()}
-        )
-        send_state(self.socketio, self.clinic, member.consult_id)
         return OK
 
     def on_first_frame(self, data: Any) -> dict[str, Any]:

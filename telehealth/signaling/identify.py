@@ -1,0 +1,94 @@
+"""Who is connecting to /consult: a patient (join link or cookie), the physiotherapist of the
+consult, or the media service playing the physiotherapist in a probe consult."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+from flask import session
+
+from ..clinic import Clinic
+from ..consult.access import PatientPass, consult_for_credential, consult_for_pass
+from ..db import utcnow
+from ..models import Consult, ConsultStatus
+from ..sessions import Side
+from ..staff.auth import current_staff
+from .throttle import ConnectGate
+
+TARGET = "socket:/consult"  # what a refused connect tried to open, in the audit
+# The consult, the side, the actor for the audit, and the staff id of a staff member.
+Identity = tuple[Consult, Side, str, int | None]
+
+
+def who_connects(clinic: Clinic, config: Any, gate: ConnectGate, auth: dict[str, Any]) -> Identity:
+    """The consult and side a connecting socket belongs to, or a refusal (audited in the
+    aggregate by the gate)."""
+    if "service_token" in auth:
+        return _identify_probe(clinic, config, gate, auth)
+    staff = current_staff()
+    as_patient = "join_credential" in auth or auth.get("as") == "patient"
+    if staff is not None and not as_patient:
+        return _identify_staff(clinic, gate, staff, auth)
+    return _identify_patient(clinic, gate, auth)
+
+
+def _identify_patient(clinic: Clinic, gate: ConnectGate, auth: dict[str, Any]) -> Identity:
+    now, rules = utcnow(), clinic.live.rules
+    with clinic.db.sessions() as db_session:
+        credential = auth.get("join_credential")
+        if isinstance(credential, str):
+            consult = consult_for_credential(db_session, credential, now, rules)
+        else:
+            patient_pass = PatientPass.from_session(session.get("patient"))
+            consult = (
+                consult_for_pass(db_session, patient_pass, now, rules) if patient_pass else None
+            )
+        if consult is not None:
+            _ = consult.provider.name, consult.patient.name
+    if consult is None:
+        raise gate.refuse("anonymous", TARGET, "unauthorized", "This consult link is not active.")
+    return consult, Side.PATIENT, f"patient:{consult.id}", None
+
+
+def _identify_staff(
+    clinic: Clinic, gate: ConnectGate, staff: Any, auth: dict[str, Any]
+) -> Identity:
+    consult_id = auth.get("consult_id")
+    consult = None
+    if isinstance(consult_id, int) and staff.is_physiotherapist:
+        with clinic.db.sessions() as db_session:
+            consult = db_session.get(Consult, consult_id)
+            if consult is not None:
+                _ = consult.provider.name, consult.patient.name
+    if (
+        consult is None
+        or consult.provider_id != staff.provider_id
+        or consult.status == ConsultStatus.CANCELLED
+    ):
+        raise gate.refuse(
+            f"staff:{staff.id}", TARGET, "unauthorized", "This is not one of your consults."
+        )
+    return consult, Side.PROVIDER, f"staff:{staff.id}", staff.id
+
+
+def _identify_probe(
+    clinic: Clinic, config: Any, gate: ConnectGate, auth: dict[str, Any]
+) -> Identity:
+    """The media service may play the physiotherapist, in probe consults only."""
+    token, given = (
+        str(config.get("MEDIA_SERVICE_TOKEN") or ""),
+        auth.get("service_token"),
+    )
+    consult_id = auth.get("consult_id")
+    consult = None
+    if token and isinstance(given, str) and hmac.compare_digest(given, token):
+        with clinic.db.sessions() as db_session:
+            consult = db_session.get(Consult, consult_id) if isinstance(consult_id, int) else None
+            if consult is not None:
+                _ = consult.provider.name, consult.patient.name
+    if consult is None or not consult.is_probe:
+        raise gate.refuse(
+            "service", TARGET, "unauthorized", "Only probe consults accept the service."
+        )
+    return consult, Side.PROVIDER, "service:probe", None
