@@ -25,6 +25,7 @@ import redis
 from telehealth.embedded_redis import ensure_embedded_redis, stop_embedded_redis
 from tests.services import RedisServer, ThrowawayPostgres, stop_process
 from tests.smtp import free_port
+from tests.waiting import wait_until
 
 BIN = Path(sys.executable).parent
 TELEHEALTH = str(BIN / "telehealth")
@@ -148,17 +149,16 @@ class LiveServer:
 
 
 def wait_until_healthy(url: str, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def ready() -> bool:
         if process.poll() is not None:
             raise RuntimeError(f"server exited with {process.returncode}")
         try:
             with urllib.request.urlopen(f"{url}/readyz", timeout=2) as response:  # noqa: S310
-                if response.status == 200:
-                    return
+                return bool(response.status == 200)
         except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"server at {url} did not become ready")
+            return False
+
+    wait_until(ready, timeout, f"server at {url} ready")
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
