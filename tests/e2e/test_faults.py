@@ -314,8 +314,8 @@ def test_killing_the_patients_web_process_mid_call(live_server_factory):
             samples = [frames(patient_peer, provider_peer)]
             seen["outage_samples"] = samples
             restart = asyncio.create_task(asyncio.to_thread(server.start_web, port_of(url_a)))
-            while not restart.done():  # a sample every 0.5 s until A answers again
-                await asyncio.wait({restart}, timeout=0.5)
+            while not restart.done():  # the frame counts every 0.5 s while A is down
+                await hold_until(time.monotonic() + 0.5)  # the sampling cadence
                 samples.append(frames(patient_peer, provider_peer))
             await restart
             ready = time.monotonic()
