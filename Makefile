@@ -35,9 +35,10 @@ test: install lint
 	$(BIN)/python -m pytest -q -ra tests/unit tests/integration
 	$(BIN)/python tests/netns.py $(BIN)/python -m pytest -q -ra tests/e2e
 
-# The unit and integration tests only (no server processes, no browser): a minute or two.
+# The unit and integration tests only (no server processes, no browser), without the ones
+# marked slow: a minute or two. `make test` and CI run everything.
 test-quick: install
-	$(BIN)/python -m pytest -q -ra tests/unit tests/integration
+	$(BIN)/python -m pytest -q -ra -m "not slow" tests/unit tests/integration
 
 bench: install
 	$(BIN)/python bench/slots.py

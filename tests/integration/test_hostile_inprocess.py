@@ -396,6 +396,7 @@ class ConsultA:
                 client.disconnect(namespace=NS)
 
 
+@pytest.mark.slow  # 210 generated attack scripts: minutes, not seconds
 def test_a_hostile_barrage_is_refused_cleanly_and_spares_the_consult_next_door(app, demo_clinic):
     clinic = demo_clinic
     namespace = app.extensions["consult_namespace"]
