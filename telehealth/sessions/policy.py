@@ -29,9 +29,7 @@ def _seconds(value: Any) -> timedelta:
     return timedelta(seconds=float(value))
 
 
-def consult_policy(
-    lobby_opens_minutes: int | None, overrides: Mapping[str, Any]
-) -> ConsultPolicy:
+def consult_policy(lobby_opens_minutes: int | None, overrides: Mapping[str, Any]) -> ConsultPolicy:
     """The policy from the admin's lobby setting (the length comes from each booked slot)
     and whichever overrides are set (None or '' means not set)."""
     policy = ConsultPolicy()

@@ -148,9 +148,7 @@ def admit(c: LiveConsult, now: datetime, rules: ClockRules) -> LiveConsult:
         raise TransitionError("already_admitted", f"consult {c.consult_id} is already in call")
     if c.phase is not Phase.WAITING:
         raise TransitionError("not_waiting", "the patient has not checked in yet")
-    return replace(
-        c, phase=Phase.IN_CALL, admitted_at=now, call_ends_at=now + rules.call_length(c)
-    )
+    return replace(c, phase=Phase.IN_CALL, admitted_at=now, call_ends_at=now + rules.call_length(c))
 
 
 def end(c: LiveConsult, now: datetime, by: str) -> LiveConsult:

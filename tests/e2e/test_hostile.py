@@ -38,6 +38,7 @@ from telehealth.client import ConsultSignaling, connect_both, credential_from_jo
 from tests.waiting import hold_until
 
 NS = "/consult"
+FLOODER_DEVICE = "flooder-device-0001"
 PHYSIO = ("physio@demo.clinic", "demo")
 OTHER_PHYSIO = ("marco@demo.clinic", "demo")
 
@@ -108,7 +109,8 @@ class _PatientSocket:
         ws = await http.ws_connect(ws_url, autoping=False, max_msg_size=0)
         opening = await ws.receive_str()
         assert opening.startswith("0{"), opening
-        auth = {"join_credential": credential, "device": "flooder"}
+        # Like a browser tab, the flooder keeps one device id across its reconnects.
+        auth = {"join_credential": credential, "device": "flooder", "device_id": FLOODER_DEVICE}
         await ws.send_str(f"40{NS},{json.dumps(auth)}")
         while True:
             answer = await ws.receive_str()
@@ -117,6 +119,10 @@ class _PatientSocket:
             if answer.startswith(f"44{NS},"):
                 await ws.close()
                 raise ConnectRefused(answer)
+        # A new device of the patient waits; the attacker holding the link takes the call over
+        # as the patient's own new device may. One socket's events are handled in order, so
+        # every signal after this one is the active device's.
+        await ws.send_str(f'42{NS},["switch_device",{{"side":"patient"}}]')
         socket = cls(ws)
         socket.reader = asyncio.create_task(socket.read())
         return socket

@@ -24,9 +24,14 @@ def inbox():
 
 @pytest.fixture
 def app(app_factory, inbox):
-    return app_factory(SOCKETIO_MESSAGE_QUEUE=False, CALL_LENGTH_SECONDS=60,
-                       CALL_WARNING_SECONDS="30,10", CALL_GRACE_SECONDS=1, NO_SHOW_SECONDS=120,
-                       SMTP_URL=inbox[1])
+    return app_factory(
+        SOCKETIO_MESSAGE_QUEUE=False,
+        CALL_LENGTH_SECONDS=60,
+        CALL_WARNING_SECONDS="30,10",
+        CALL_GRACE_SECONDS=1,
+        NO_SHOW_SECONDS=120,
+        SMTP_URL=inbox[1],
+    )
 
 
 @pytest.fixture
@@ -35,8 +40,9 @@ def clock(app, demo_clinic):
 
 
 def _connect(app, http_client, auth=None):
-    return socketio.test_client(app, namespace="/consult", flask_test_client=http_client,
-                                auth=auth or {})
+    return socketio.test_client(
+        app, namespace="/consult", flask_test_client=http_client, auth=auth or {}
+    )
 
 
 def _names(client):
@@ -86,8 +92,11 @@ def test_two_clocks_end_a_call_exactly_once(app, demo_clinic, clock):
     other_clock.tick(later)
     assert [n for n, _ in _names(patient)].count("ended") == 1
     with demo_clinic.db.sessions() as session:
-        ends = session.scalars(select(AuditEvent).where(
-            AuditEvent.consult_id == consult.id, AuditEvent.action == "consult.ended")).all()
+        ends = session.scalars(
+            select(AuditEvent).where(
+                AuditEvent.consult_id == consult.id, AuditEvent.action == "consult.ended"
+            )
+        ).all()
     assert len(ends) == 1
 
 
@@ -144,8 +153,12 @@ def test_outcome_is_saved_and_the_patient_emailed_once(app, demo_clinic, inbox):
     page = staff_http.get(f"/staff/consults/{consult.id}/outcome").get_data(as_text=True)
     assert "Recommended service" in page
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    form = {"csrf_token": token, "recommendation": "both", "private_notes": "L knee, ITB tight",
-            "message_to_patient": "Ice after runs."}
+    form = {
+        "csrf_token": token,
+        "recommendation": "both",
+        "private_notes": "L knee, ITB tight",
+        "message_to_patient": "Ice after runs.",
+    }
     for _ in range(2):  # a correction does not email again
         response = staff_http.post(f"/staff/consults/{consult.id}/outcome", data=form)
         assert response.status_code == 303
@@ -171,7 +184,6 @@ def test_outcome_form_refuses_a_missing_recommendation(app, demo_clinic):
     provider.emit("end", {}, namespace="/consult", callback=True)
     page = staff_http.get(f"/staff/consults/{consult.id}/outcome").get_data(as_text=True)
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    response = staff_http.post(f"/staff/consults/{consult.id}/outcome",
-                               data={"csrf_token": token})
+    response = staff_http.post(f"/staff/consults/{consult.id}/outcome", data={"csrf_token": token})
     assert response.status_code == 422
     assert "Choose what you recommend" in response.get_data(as_text=True)
