@@ -29,11 +29,11 @@ lint: install
 audit: install
 	$(BIN)/python tests/dependency_audit.py
 
-# Unit and integration tests run on this machine's network; end-to-end tests (real server
-# processes, WebRTC, Chromium) run inside a private network namespace with loopback only.
-test: install lint
-	$(BIN)/python -m pytest -q -ra tests/unit tests/integration
-	$(BIN)/python tests/netns.py $(BIN)/python -m pytest -q -ra tests/e2e
+# Every suite once (tests/suites.sh): lint and types, the dependency audit, unit and
+# integration tests on both backends, and end-to-end tests (real server processes, WebRTC,
+# Chromium, coturn) inside a private network namespace on both backends.
+test: install
+	bash tests/suites.sh
 
 # The unit and integration tests only (no server processes, no browser), without the ones
 # marked slow: a minute or two. `make test` and CI run everything.
