@@ -55,6 +55,9 @@ def without_addresses(text: str) -> str:
     return _ADDRESS.sub("[address]", text)
 
 
+STARTUP_ATTEMPTS = 10
+
+
 class NoAddressesInLogs(logging.Filter):
     """Rewrites each record's message and traceback without IP addresses."""
 
@@ -122,6 +125,7 @@ class MediaWorker:
 
     async def connect(self) -> None:
         """Connect, retrying until the web process answers (it may still be starting)."""
+        attempts = 0
         while True:
             try:
                 await self.sio.connect(
@@ -134,7 +138,11 @@ class MediaWorker:
                 log.info("media worker connected to %s", self.server_url)
                 return
             except socketio.exceptions.ConnectionError as error:
-                log.warning("media worker cannot connect yet: %s", error)
+                attempts += 1
+                # `make run` starts the worker beside a web process that needs a few seconds:
+                # only a server still unreachable after that is worth a warning.
+                level = logging.INFO if attempts <= STARTUP_ATTEMPTS else logging.WARNING
+                log.log(level, "media worker cannot connect yet: %s", error)
                 await asyncio.sleep(1)
 
     async def run_forever(self) -> None:
