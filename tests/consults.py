@@ -19,15 +19,10 @@ class InstantConsult:
     manage_credential: str
 
 
-def instant_consult(
-    clinic: Any, provider_id: int = 1, minutes_from_now: float = 0
-) -> InstantConsult:
-    """A consult with the demo physiotherapist starting now (as `telehealth book --now`)."""
-    start = (utcnow() + timedelta(minutes=minutes_from_now)).replace(microsecond=0)
-    request = BookingRequest(
-        provider_id, start, "Ann Lee", unique_email(), "9055550123", "Knee pain"
-    )
-    booked = book_consult(
+def book_at(clinic: Any, provider_id: int, start: Any, name: str = "Ann Lee") -> Any:
+    """A booking at `start` as staff make one by phone: no calendar, no once-a-year rule."""
+    request = BookingRequest(provider_id, start, name, unique_email(), "9055550123", "Knee pain")
+    return book_consult(
         clinic.db,
         request,
         rules=clinic.consult_rules(),
@@ -37,6 +32,14 @@ def instant_consult(
         free_period=timedelta(0),
         enforce_calendar=False,
     )
+
+
+def instant_consult(
+    clinic: Any, provider_id: int = 1, minutes_from_now: float = 0
+) -> InstantConsult:
+    """A consult with the demo physiotherapist starting now (as `telehealth book --now`)."""
+    start = (utcnow() + timedelta(minutes=minutes_from_now)).replace(microsecond=0)
+    booked = book_at(clinic, provider_id, start)
     return InstantConsult(booked.consult.id, booked.credentials.join, booked.credentials.manage)
 
 
@@ -52,6 +55,20 @@ def staff_client(app: Any, email: str = "physio@demo.clinic", password: str = "d
     client = app.test_client()
     response = client.post("/api/v1/staff/session", json={"email": email, "password": password})
     assert response.status_code == 200, response.get_json()
+    return client
+
+
+def patient_socket(app: Any, join_credential: str) -> Any:
+    """A raw Socket.IO client authenticated with nothing but the patient's join credential."""
+    from telehealth.extensions import socketio
+
+    client = socketio.test_client(
+        app,
+        namespace="/consult",
+        flask_test_client=app.test_client(),
+        auth={"join_credential": join_credential},
+    )
+    assert client.is_connected("/consult")
     return client
 
 

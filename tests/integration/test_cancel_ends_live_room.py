@@ -15,15 +15,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from telehealth.booking.service import book_consult
 from telehealth.db import utcnow
-from telehealth.domain.booking_rules import BookingRequest
 from telehealth.extensions import socketio
 from telehealth.models import AuditEvent, Consult
 from telehealth.sessions.clock import ConsultClock
 from telehealth.sessions.records import record_end
-from tests.consults import CHECK_IN, instant_consult, patient_client
-from tests.helpers import free_slots, unique_email
+from tests.consults import CHECK_IN, book_at, instant_consult, patient_client
+from tests.helpers import free_slots
 
 NO_SHOW_SECONDS = 120
 
@@ -69,17 +67,7 @@ def _rebook_same_slot(clinic, consult_id):
     with clinic.db.sessions() as session:
         old = session.get(Consult, consult_id)
         provider_id, start = old.provider_id, old.starts_at
-    request = BookingRequest(provider_id, start, "Bo Chen", unique_email(), "9055550144", "Neck")
-    return book_consult(
-        clinic.db,
-        request,
-        rules=clinic.consult_rules(),
-        now=utcnow(),
-        secret_key=clinic.config["SECRET_KEY"],
-        consent_version="test",
-        free_period=timedelta(0),
-        enforce_calendar=False,
-    )
+    return book_at(clinic, provider_id, start, name="Bo Chen")
 
 
 def _past_provider_no_show(consult_id, clinic):

@@ -16,7 +16,7 @@ import redis
 from telehealth.db import utcnow
 from telehealth.extensions import socketio
 from telehealth.sessions import Side
-from tests.consults import CHECK_IN, CHECKLIST, instant_consult, staff_client
+from tests.consults import CHECK_IN, CHECKLIST, instant_consult, patient_socket, staff_client
 
 NS = "/consult"
 TURN = {"TURN_URLS": "turn:turn.clinic.example:3478", "TURN_SECRET": "t" * 40}
@@ -28,14 +28,7 @@ def app(app_factory):
 
 
 def _patient(app, consult):
-    client = socketio.test_client(
-        app,
-        namespace=NS,
-        flask_test_client=app.test_client(),
-        auth={"join_credential": consult.join_credential},
-    )
-    assert client.is_connected(NS)
-    return client
+    return patient_socket(app, consult.join_credential)
 
 
 def _provider(app, consult):

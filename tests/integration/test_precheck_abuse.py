@@ -15,7 +15,7 @@ import pytest
 import redis
 
 from telehealth.extensions import socketio
-from tests.consults import CHECK_IN, CHECKLIST, instant_consult, staff_client
+from tests.consults import CHECK_IN, CHECKLIST, instant_consult, patient_socket, staff_client
 
 NS, MEDIA = "/consult", "/media"
 CHECKS_PER_HOUR = 10
@@ -44,14 +44,7 @@ def consult(demo_clinic):
 @pytest.fixture
 def attacker(app, consult):
     """A raw socket authenticated with nothing but the patient's join credential."""
-    client = socketio.test_client(
-        app,
-        namespace=NS,
-        flask_test_client=app.test_client(),
-        auth={"join_credential": consult.join_credential},
-    )
-    assert client.is_connected(NS)
-    return client
+    return patient_socket(app, consult.join_credential)
 
 
 @pytest.fixture
