@@ -29,6 +29,7 @@ from ..models import (
 from ..staff.accounts import create_staff_user, hash_password
 from ..staff.auth import current_staff, revoke_sessions_of, role_required
 from ..staff.passwords import password_problem
+from .audit_words import audit_lines
 from .forms import (
     WEEKDAYS,
     FormErrors,
@@ -52,7 +53,7 @@ def _actor() -> str:
 @role_required("admin")
 def monitor() -> Any:
     """Every room of today, live."""
-    return render_template("admin/monitor.html")
+    return render_template("admin/monitor.html", clinic_timezone=CLINIC_TZ.key)
 
 
 # --- providers -----------------------------------------------------------------------
@@ -338,8 +339,13 @@ def reset_staff_totp(user_id: int) -> Any:
 
 def _audit_query(args: Any) -> Any:
     query = select(AuditEvent).order_by(AuditEvent.id.desc())
-    if args.get("actor"):
-        query = query.where(AuditEvent.actor == args["actor"].strip())
+    actor = str(args.get("actor", "")).strip()
+    if actor == "patient":  # public bookings say "patient", the join link "patient:<consult>"
+        query = query.where(
+            (AuditEvent.actor == "patient") | AuditEvent.actor.startswith("patient:")
+        )
+    elif actor:
+        query = query.where(AuditEvent.actor == actor)
     if args.get("action"):
         query = query.where(AuditEvent.action.startswith(args["action"].strip()))
     if str(args.get("consult", "")).strip().isdigit():
@@ -372,8 +378,14 @@ def audit_log() -> Any:
     _record_view("page")
     with current_clinic().db.sessions() as session:
         events = list(session.scalars(_audit_query(request.args).limit(AUDIT_PAGE)))
+        lines = audit_lines(session, events)
+        staff = list(session.scalars(select(StaffUser).order_by(StaffUser.name)))
     return render_template(
-        "admin/audit.html", events=events, filters=request.args, limit=AUDIT_PAGE
+        "admin/audit.html",
+        lines=lines,
+        staff=staff,
+        filters=request.args,
+        limit=AUDIT_PAGE,
     )
 
 
