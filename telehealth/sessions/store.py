@@ -13,6 +13,7 @@ from redis.client import Pipeline
 from redis.exceptions import WatchError
 
 from . import state
+from .routes import LUA_PUBLISH_ROUTE, LUA_PUBLISH_ROUTE_SCRIPT, Route
 from .state import ClockRules, LiveConsult, Phase, Side, TransitionError
 
 __all__ = ["KEEP_AFTER_END", "LiveConsultStore", "StoreBusy"]
@@ -41,13 +42,16 @@ end
 # One device per side takes part in the call: the side's `active` hash holds its device id
 # (the browser keeps one per tab; a reconnect of that tab comes back with it and a new sid),
 # its current sid ('' while it is away) and since when it has been away (epoch ms).
-# KEYS: consult, presence(side), gone(side), active(side). ARGV: sid, presence json,
-# default ttl ms, most devices per side (0: no cap), device id, now epoch ms, how long an
-# away active device keeps its role (ms). Counting, adding and choosing the active device in
-# one script keeps the cap exact and the active device single however many web processes
-# take connects for the same link at once. Returns {devices, 1 if this one is active}.
+# KEYS: consult, presence(side), gone(side), active(side), active(patient), active(provider),
+# route version. ARGV: sid, presence json, default ttl ms, most devices per side (0: no cap),
+# device id, now epoch ms, how long an away active device keeps its role (ms), route
+# channel, consult id. Counting, adding and choosing the active device in one script keeps
+# the cap exact and the active device single however many web processes take connects for
+# the same link at once. Returns {devices, 1 if this one is active, the route when it
+# changed}.
 _JOIN_LUA = (
     _LUA_TTL
+    + LUA_PUBLISH_ROUTE
     + f"local terminal = {_LUA_TERMINAL}\n"
     + """
 local phase = redis.call('HGET', KEYS[1], 'phase')
@@ -77,36 +81,45 @@ if takes_part then
   redis.call('HSET', KEYS[4], 'device_id', ARGV[5], 'sid', ARGV[1])
   redis.call('HDEL', KEYS[4], 'away_since_ms')
   redis.call('PEXPIRE', KEYS[4], ttl)
+  local route = publish_route(KEYS[1], KEYS[5], KEYS[6], KEYS[7], ARGV[8], ARGV[9], ARGV[3])
+  return {redis.call('HLEN', KEYS[2]), 1, route}
 end
-return {redis.call('HLEN', KEYS[2]), takes_part and 1 or 0}
+return {redis.call('HLEN', KEYS[2]), 0}
 """
 )
 
-# KEYS: consult, presence(side), gone(side), active(side). ARGV: sid, now iso, default ttl
-# ms, now epoch ms. Returns the side's devices left.
+# KEYS: consult, presence(side), gone(side), active(side), active(patient), active(provider),
+# route version. ARGV: sid, now iso, default ttl ms, now epoch ms, route channel, consult
+# id. Returns {the side's devices left, the route when it changed}.
 _LEAVE_LUA = (
     _LUA_TTL
+    + LUA_PUBLISH_ROUTE
     + """
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if redis.call('EXISTS', KEYS[1]) == 0 then return {0} end
 local removed = redis.call('HDEL', KEYS[2], ARGV[1])
 local left = redis.call('HLEN', KEYS[2])
+local route = false
 if removed == 1 and redis.call('HGET', KEYS[4], 'sid') == ARGV[1] then
   -- The active device is away; it keeps the role (see _JOIN_LUA) until someone takes it.
   redis.call('HSET', KEYS[4], 'sid', '', 'away_since_ms', ARGV[4])
+  route = publish_route(KEYS[1], KEYS[5], KEYS[6], KEYS[7], ARGV[5], ARGV[6], ARGV[3])
 end
 -- Only the device that empties the side starts the rejoin clock; strays must not restart it.
 if removed == 1 and left == 0 then
   redis.call('SET', KEYS[3], ARGV[2], 'PX', borrow_ttl(KEYS[1], ARGV[3]))
 end
-return left
+if route then return {left, route} end
+return {left}
 """
 )
 
-# KEYS: consult, presence(side), active(side). ARGV: the sid that becomes active, default
-# ttl ms. Returns {1, previous active sid} or {code}: -1 unknown consult, -2 over,
+# KEYS: consult, presence(side), active(side), active(patient), active(provider), route
+# version. ARGV: the sid that becomes active, default ttl ms, route channel, consult id.
+# Returns {1, previous active sid, the route} or {code}: -1 unknown consult, -2 over,
 # -4 no such connected device, -5 it is already the active one.
 _SWITCH_LUA = (
     _LUA_TTL
+    + LUA_PUBLISH_ROUTE
     + f"local terminal = {_LUA_TERMINAL}\n"
     + """
 local phase = redis.call('HGET', KEYS[1], 'phase')
@@ -121,7 +134,7 @@ if type(device_id) ~= 'string' or device_id == '' then device_id = 'sid:' .. ARG
 redis.call('HSET', KEYS[3], 'device_id', device_id, 'sid', ARGV[1])
 redis.call('HDEL', KEYS[3], 'away_since_ms')
 redis.call('PEXPIRE', KEYS[3], borrow_ttl(KEYS[1], ARGV[2]))
-return {1, previous}
+return {1, previous, publish_route(KEYS[1], KEYS[4], KEYS[5], KEYS[6], ARGV[3], ARGV[4], ARGV[2])}
 """
 )
 
@@ -204,6 +217,7 @@ class LiveConsultStore:
         self._leave_script = redis_client.register_script(_LEAVE_LUA)
         self._switch_script = redis_client.register_script(_SWITCH_LUA)
         self._claim_warning_script = redis_client.register_script(_CLAIM_WARNING_LUA)
+        self.route_listeners: list[Callable[[Route], object]] = []
 
     @classmethod
     def from_url(
@@ -232,6 +246,21 @@ class LiveConsultStore:
     def _active_key(self, consult_id: int, side: Side) -> str:
         return f"{self._consult_key(consult_id)}:active:{Side(side)}"
 
+    def _route_key(self, consult_id: int) -> str:
+        return f"{self._consult_key(consult_id)}:route"
+
+    def _route_keys(self, consult_id: int) -> list[str]:
+        """The keys a route is read from, in the order the route scripts take them."""
+        return [
+            *(self._active_key(consult_id, side) for side in (Side.PATIENT, Side.PROVIDER)),
+            self._route_key(consult_id),
+        ]
+
+    @property
+    def route_channel(self) -> str:
+        """Where every change of a consult's route is published (sessions/routes.py)."""
+        return f"{self.prefix}:routes"
+
     def _warned_key(self, consult_id: int) -> str:
         return f"{self._consult_key(consult_id)}:warned"
 
@@ -254,6 +283,7 @@ class LiveConsultStore:
             *(self._gone_key(consult_id, side) for side in Side),
             *(self._active_key(consult_id, side) for side in Side),
             self._warned_key(consult_id),
+            self._route_key(consult_id),
         ]
 
     @property
@@ -384,11 +414,59 @@ class LiveConsultStore:
                         return current
                     pipe.multi()
                     self._queue_write(pipe, moved)
-                    pipe.execute()
+                    if moved.phase != current.phase:
+                        self._queue_route(pipe, consult_id)
+                    written = pipe.execute()
+                    if moved.phase != current.phase:
+                        self._routed(written[-1])
                     return moved
                 except WatchError:
                     continue
         raise StoreBusy(f"consult {consult_id} kept changing; gave up after {_MAX_ATTEMPTS} tries")
+
+    def _queue_route(self, pipe: Pipeline, consult_id: int) -> None:
+        """Publish the consult's route from inside the transaction that changes its phase.
+        EVAL with the script's text, not EVALSHA: after a Redis restart the script cache is
+        empty, and a NOSCRIPT inside MULTI would silently skip the publish."""
+        keys = [self._consult_key(consult_id), *self._route_keys(consult_id)]
+        pipe.eval(
+            LUA_PUBLISH_ROUTE_SCRIPT,
+            len(keys),
+            *keys,
+            self.route_channel,
+            consult_id,
+            self._keep_ms,
+        )
+
+    # -- routes: what the signal relay needs, kept in each web process's memory ----------
+
+    def on_route(self, listener: Callable[[Route], object]) -> None:
+        """Hear every route this process publishes, as soon as its write is done (before
+        the message on `route_channel` comes back), so the writer reads its own write."""
+        self.route_listeners.append(listener)
+
+    def _routed(self, raw: Any) -> None:
+        route = Route.decode(raw) if raw else None
+        if route is not None:
+            for listener in self.route_listeners:
+                listener(route)
+
+    def route(self, consult_id: int) -> Route:
+        """The consult's route as it stands, read in one atomic round trip."""
+        active_patient, active_provider, version_key = self._route_keys(consult_id)
+        with self.redis.pipeline(transaction=True) as pipe:
+            pipe.get(version_key)
+            pipe.hget(self._consult_key(consult_id), "phase")
+            pipe.hget(active_patient, "sid")
+            pipe.hget(active_provider, "sid")
+            version, phase, patient, provider = pipe.execute()
+        return Route(
+            consult_id,
+            int(version or 0),
+            Phase(phase) if phase else None,
+            patient or "",
+            provider or "",
+        )
 
     def _queue_write(self, pipe: Pipeline, c: LiveConsult) -> None:
         key = self._consult_key(c.consult_id)
@@ -452,6 +530,7 @@ class LiveConsultStore:
                     self._presence_key(consult_id, side),
                     self._gone_key(consult_id, side),
                     self._active_key(consult_id, side),
+                    *self._route_keys(consult_id),
                 ],
                 args=[
                     sid,
@@ -461,9 +540,13 @@ class LiveConsultStore:
                     device_id,
                     int(now.timestamp() * 1000),
                     int(self.rules.rejoin_window.total_seconds() * 1000),
+                    self.route_channel,
+                    consult_id,
                 ],
             ),
         )
+        if len(answer) > 2:
+            self._routed(answer[2])
         count = int(answer[0])
         if count == -3:
             raise TransitionError(
@@ -480,16 +563,29 @@ class LiveConsultStore:
     def leave(self, consult_id: int, side: Side, sid: str, now: datetime) -> int:
         """Drop a device; when the side's last device leaves, start its rejoin clock.
         An active device that leaves stays the active one while it is away."""
-        left = self._leave_script(
-            keys=[
-                self._consult_key(consult_id),
-                self._presence_key(consult_id, side),
-                self._gone_key(consult_id, side),
-                self._active_key(consult_id, side),
-            ],
-            args=[sid, _iso(now), self._keep_ms, int(now.timestamp() * 1000)],
+        answer = cast(
+            list[Any],
+            self._leave_script(
+                keys=[
+                    self._consult_key(consult_id),
+                    self._presence_key(consult_id, side),
+                    self._gone_key(consult_id, side),
+                    self._active_key(consult_id, side),
+                    *self._route_keys(consult_id),
+                ],
+                args=[
+                    sid,
+                    _iso(now),
+                    self._keep_ms,
+                    int(now.timestamp() * 1000),
+                    self.route_channel,
+                    consult_id,
+                ],
+            ),
         )
-        return int(cast(int, left))
+        if len(answer) > 1:
+            self._routed(answer[1])
+        return int(answer[0])
 
     def switch_device(self, consult_id: int, side: Side, to_sid: str) -> str:
         """Make the connected device `to_sid` the active one of `side`, atomically.
@@ -501,11 +597,14 @@ class LiveConsultStore:
                     self._consult_key(consult_id),
                     self._presence_key(consult_id, side),
                     self._active_key(consult_id, side),
+                    *self._route_keys(consult_id),
                 ],
-                args=[to_sid, self._keep_ms],
+                args=[to_sid, self._keep_ms, self.route_channel, consult_id],
             ),
         )
         code = int(answer[0])
+        if code == 1:
+            self._routed(answer[2])
         if code == -1:
             raise TransitionError("unknown_consult", f"no live consult {consult_id}")
         if code == -2:
@@ -523,12 +622,15 @@ class LiveConsultStore:
         consult_key = self._consult_key(consult_id)
         keys: list[Any] = list(self.redis.scan_iter(match=f"{consult_key}:*", count=100))
         member = str(consult_id)
+        gone = Route(consult_id, 0, None, forgotten=True)
         with self.redis.pipeline() as pipe:
             pipe.delete(consult_key, *keys)
             pipe.srem(self._live_key, member)
             pipe.zrem(self._lobby_key, member)
             pipe.zrem(self._ending_key, member)
+            pipe.publish(self.route_channel, gone.encode())
             pipe.execute()
+        self._routed(gone.encode())
 
     def process_alive(self, process: str, ttl_seconds: int) -> None:
         """A web process says it is alive (its devices are real) for `ttl_seconds`."""

@@ -42,6 +42,7 @@ from .messages import (
 )
 from .monitor import send_room_update
 from .precheck_events import PrecheckEvents
+from .queue import ClinicRedisManager
 from .rooms import (
     NAMESPACE,
     other_side,
@@ -49,6 +50,7 @@ from .rooms import (
     send_ice_servers,
     send_state,
 )
+from .routing import RelayRoutes
 from .throttle import TokenBucket, connect_gate
 
 log = logging.getLogger(__name__)
@@ -70,6 +72,18 @@ class ConsultNamespace(PrecheckEvents, Namespace):
         self._counters: dict[str, Any] = {}
         self.gate = connect_gate(app)
         self.max_devices = int(app.config["MAX_DEVICES_PER_SIDE"])
+        self.routes = self._routes_of(app)
+
+    def _routes_of(self, app: Flask) -> RelayRoutes:
+        """The routes of the consults served here, fed by the message queue's connection."""
+        from ..extensions import socketio
+
+        queue = socketio.server.manager if socketio.server is not None else None
+        shared = bool(app.config.get("SOCKETIO_MESSAGE_QUEUE", True))
+        routes = RelayRoutes(self.clinic.live, shared=shared)
+        if isinstance(queue, ClinicRedisManager):
+            queue.hear_routes(routes, self.clinic.live.route_channel)
+        return routes
 
     def counted(self, event: str) -> Any:
         """The per-event counter; unknown event names share one label (bounded cardinality)."""
@@ -111,7 +125,10 @@ class ConsultNamespace(PrecheckEvents, Namespace):
             return refusal("rate_limited", "Too many messages; slow down.")
         self.counted(event).inc()
         if event == "signal":  # the hot path skips the per-event Flask context
-            return self._relay_signal(member, str(sid), args[1] if len(args) > 1 else None)
+            try:
+                return self._relay_signal(member, str(sid), args[1] if len(args) > 1 else None)
+            except redis.RedisError:  # a route not held while Redis is away
+                return UNAVAILABLE
         if not hasattr(self, f"on_{event}"):
             return refusal("unknown_event", f"There is no event called {event[:40]!r}.")
         try:  # exactly one payload argument, whatever the client sent
@@ -150,9 +167,15 @@ class ConsultNamespace(PrecheckEvents, Namespace):
         )
         sid = current_sid()
         device = device_label(auth.get("device"))
-        self._join_device(
-            consult.id, side, sid, device, actor, now, device_id(auth.get("device_id"))
-        )
+        # Served from before the join: the route the join writes is kept without a read.
+        self.routes.serve(consult.id)
+        try:
+            self._join_device(
+                consult.id, side, sid, device, actor, now, device_id(auth.get("device_id"))
+            )
+        except BaseException:
+            self.routes.release(consult.id)
+            raise
         self.members[sid] = Member(
             consult.id,
             side,
@@ -167,7 +190,7 @@ class ConsultNamespace(PrecheckEvents, Namespace):
         # The device_joined event went out before this socket was in its rooms.
         send_state(self.socketio, self.clinic, consult.id, to=sid, side=side)
         # A waiting device gets no ICE servers: it takes no part in the call until switched.
-        if live.phase == Phase.IN_CALL and self.clinic.live.active_sid(consult.id, side) == sid:
+        if live.phase == Phase.IN_CALL and self.routes.active(consult.id, side) == sid:
             send_ice_servers(self.socketio, self.clinic, consult.id, side, to=sid)
 
     def _join_device(
@@ -234,7 +257,12 @@ class ConsultNamespace(PrecheckEvents, Namespace):
         member = self.members.pop(current_sid(), None)
         if member is None:
             return
-        self.clinic.consults.device_left(member.consult_id, member.side, current_sid(), utcnow())
+        try:
+            self.clinic.consults.device_left(
+                member.consult_id, member.side, current_sid(), utcnow()
+            )
+        finally:
+            self.routes.release(member.consult_id)
 
     # -- events ----------------------------------------------------------------------
 
@@ -254,7 +282,7 @@ class ConsultNamespace(PrecheckEvents, Namespace):
 
     def _is_standby(self, member: Member) -> bool:
         """True for a device that waits while another device of its side is in the call."""
-        return self.clinic.live.active_sid(member.consult_id, member.side) != current_sid()
+        return self.routes.active(member.consult_id, member.side) != current_sid()
 
     def on_check_in(self, data: Any) -> dict[str, Any]:
         member = self._require(Side.PATIENT)
@@ -390,21 +418,22 @@ class ConsultNamespace(PrecheckEvents, Namespace):
     # -- the signal relay --------------------------------------------------------------
 
     def _phase_is(self, consult_id: int, *phases: Phase) -> bool:
-        live = self.clinic.live.get(consult_id)
-        return live is not None and live.phase in phases
+        return self.routes.phase(consult_id) in phases
 
     def _relay_signal(self, member: Member, sid: str, data: Any) -> dict[str, Any]:
+        """No Redis command: the route is in this process's memory (signaling/routing.py)."""
         try:
             payload = parse_signal(data)
         except Invalid as error:
             return {**refusal("invalid", error.message), "fields": error.fields}
         # Only the two sides' active devices exchange signals; the others stand by.
-        phase, mine, target = self.clinic.live.relay_route(member.consult_id, member.side)
-        if phase != Phase.IN_CALL:
+        route = self.routes.route(member.consult_id)
+        if route.phase != Phase.IN_CALL:
             return refusal("wrong_phase", "Signals are relayed only during the call.")
-        if mine != sid:
+        if route.active(member.side) != sid:
             return STANDBY
-        if target is None:
+        target = route.active(other_side(member.side))
+        if not target:
             return OK  # the other side's device is reconnecting; it renegotiates when back
         server = self.socketio.server
         # A peer on this very process needs no trip through the Redis queue.

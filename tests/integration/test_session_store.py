@@ -302,6 +302,7 @@ def test_terminal_consult_keys_expire_within_a_day(
         "th:consult:40:active:provider",
         "th:consult:40:gone:patient",
         "th:consult:40:gone:provider",
+        "th:consult:40:route",
         "th:consult:40:warned",
     ]
     for key in keys:
