@@ -1,4 +1,5 @@
-"""Staff JSON routes under /api/v1/staff: a program's login (the probe) and probe consults."""
+"""Staff JSON routes under /api/v1/staff: a program's login (the probe), probe consults
+and the day's consults that the dashboard keeps live."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ from flask import jsonify, request
 from flask_wtf.csrf import generate_csrf
 
 from ..clinic import current_clinic
+from ..db import utcnow
 from ..errors import ApiError
 from ..extensions import csrf, limiter
-from ..staff.auth import current_staff, role_required, start_staff_session
+from ..staff.auth import current_staff, record_denied, role_required, start_staff_session
+from ..staff.day import day_rows
 from ..staff.login import audit_login, check_password, code_is_valid, login_limit, refusals_only
 from ..staff.login_flow import ENROL, NEW_PASSWORD, PASSWORD, TOTP, next_step
 from .views import bp
@@ -63,3 +66,27 @@ def create_probe() -> Any:
     clinic = current_clinic()
     booked = create_probe_consult(clinic, staff.provider_id, f"staff:{staff.id}")
     return jsonify(probe_links(clinic, booked, request.url_root)), 201
+
+
+@bp.get("/staff/day")
+def staff_day() -> Any:
+    """The logged-in physiotherapist's consults of today and the next days (everyone's for
+    an admin), with their live state: the dashboard polls this. 401 without a staff login."""
+    staff = current_staff()
+    if staff is None:
+        raise ApiError(401, "unauthorized", "Log in as clinic staff to see consults.")
+    if staff.role not in ("physiotherapist", "admin"):
+        record_denied(f"staff:{staff.id}", request.path)
+        raise ApiError(403, "forbidden", "Your account cannot see consults.")
+    now = utcnow()
+    provider_id = None if staff.is_admin else staff.provider_id
+    rows = day_rows(current_clinic(), provider_id, staff.provider_id, now)
+    response = jsonify(
+        {
+            "server_time": now.isoformat(),
+            "timezone": "America/Toronto",
+            "consults": [row.to_json() for row in rows],
+        }
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response

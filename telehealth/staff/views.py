@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import timedelta
+from datetime import datetime
 from typing import Any
 
 from flask import (
@@ -16,21 +16,22 @@ from flask import (
     session,
     url_for,
 )
-from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 
 from .. import audit
 from ..booking import notices
+from ..booking.service import BookingRefused
 from ..clinic import current_clinic
 from ..consult import outcomes
 from ..db import utcnow
-from ..domain.availability import CLINIC_TZ, format_local, local_day_bounds
+from ..domain.availability import format_local
+from ..domain.booking_rules import InvalidBooking
 from ..domain.names import short_name
 from ..extensions import limiter
-from ..models import RECOMMENDATION_LABELS, Consult, ConsultOutcome, ConsultStatus, StaffUser
+from ..models import RECOMMENDATION_LABELS, Consult, StaffUser
 from ..notify import messages
 from ..sessions import Side, TransitionError
-from . import two_factor
+from . import caller_booking, day, two_factor
 from .accounts import hash_password, password_matches
 from .auth import (
     current_staff,
@@ -271,62 +272,21 @@ def logout() -> Any:
     return redirect(url_for("staff.login"), code=303)
 
 
-def _todays_consults(provider_id: int | None) -> list[Consult]:
-    today = utcnow().astimezone(CLINIC_TZ).date()
-    start, _ = local_day_bounds(today)
-    _, end = local_day_bounds(today + timedelta(days=7))
-    query = (
-        select(Consult)
-        .where(
-            Consult.is_probe.is_(False),
-            Consult.starts_at >= start,
-            Consult.starts_at < end,
-            Consult.status != ConsultStatus.CANCELLED,
-        )
-        .order_by(Consult.starts_at)
-    )
-    if provider_id is not None:
-        query = query.where(Consult.provider_id == provider_id)
-    with current_clinic().db.sessions() as db_session:
-        consults = list(db_session.scalars(query))
-        for consult in consults:
-            _ = consult.patient.name, consult.provider.name
-    return consults
-
-
 @bp.get("/staff")
 @role_required("physiotherapist", "admin")
 def dashboard() -> Any:
-    """Today's and upcoming consults, with their live state."""
+    """Today's and upcoming consults, with their live state (kept live by the page)."""
     staff = current_staff()
     assert staff is not None
-    if staff.is_admin:
-        return (
-            redirect(url_for("admin.monitor"))
-            if "admin.monitor" in current_app.view_functions
-            else render_template(
-                "staff/dashboard.html", consults=_todays_consults(None), live={}, staff=staff
-            )
-        )
-    consults = _todays_consults(staff.provider_id)
-    live = {c.id: current_clinic().live.get(c.id) for c in consults}
+    if staff.is_admin and "admin.monitor" in current_app.view_functions:
+        return redirect(url_for("admin.monitor"))
+    provider_id = None if staff.is_admin else staff.provider_id
     return render_template(
         "staff/dashboard.html",
-        consults=consults,
-        live=live,
+        rows=day.day_rows(current_clinic(), provider_id, staff.provider_id, utcnow()),
         staff=staff,
-        now=utcnow(),
-        with_outcome=_with_outcome([c.id for c in consults]),
+        feed_url=url_for("api.staff_day"),
     )
-
-
-def _with_outcome(consult_ids: list[int]) -> set[int]:
-    with current_clinic().db.sessions() as db_session:
-        return set(
-            db_session.scalars(
-                select(ConsultOutcome.consult_id).where(ConsultOutcome.consult_id.in_(consult_ids))
-            )
-        )
 
 
 def own_consult(consult_id: int) -> Consult:
@@ -346,15 +306,45 @@ def own_consult(consult_id: int) -> Consult:
 @bp.get("/staff/consults/<int:consult_id>")
 @role_required("physiotherapist")
 def consult_room(consult_id: int) -> Any:
-    """The physiotherapist's side of one consult: waiting room, checklist, admit, call."""
+    """The physiotherapist's side of one consult: the patient beside the waiting room,
+    checklist, admit and call."""
     consult = own_consult(consult_id)
+    policy = current_clinic().consults.policy
     return render_template(
         "consult/provider.html",
+        consult=consult,
         consult_id=consult.id,
-        patient_name=short_name(consult.patient.name),
+        patient_name=consult.patient.name,
+        patient_phone=readable_phone(consult.patient.phone),
+        patient_phone_href=_tel(consult.patient.phone),
         starts_at_label=format_local(consult.starts_at),
+        consented_label=format_local(consult.consented_at),
+        starts_at_iso=_iso(consult.starts_at),
+        no_show_at_iso=_iso(consult.starts_at + policy.no_show_after),
+        server_now_iso=_iso(utcnow()),
+        no_show_from_label=day.clock(consult.starts_at + policy.no_show_after),
         outcome_url=url_for("staff.outcome", consult_id=consult.id),
     )
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="seconds")
+
+
+def readable_phone(phone: str) -> str:
+    """905-555-0123 for a North American number; anything else as it was given."""
+    digits = "".join(ch for ch in phone if ch.isdigit())
+    if len(digits) == 11 and digits.startswith("1"):
+        digits = digits[1:]
+    if len(digits) == 10:
+        return f"{digits[:3]}-{digits[3:6]}-{digits[6:]}"
+    return phone
+
+
+def _tel(phone: str) -> str:
+    """A dialable tel: address: digits and a leading plus only."""
+    digits = "".join(ch for ch in phone if ch.isdigit())
+    return f"tel:{'+' if phone.strip().startswith('+') else ''}{digits}"
 
 
 @bp.get("/staff/consults/<int:consult_id>/outcome")
@@ -442,3 +432,78 @@ def mark_no_show(consult_id: int) -> Any:
             )
         return render_template("error.html", title="Cannot mark a no-show", message=message), 409
     return redirect(url_for("staff.dashboard"), code=303)
+
+
+# --- booking for a caller -------------------------------------------------------------
+
+CALLER_BOOKED_KEY = "caller_booked"
+
+
+def _caller_page(form: Any, errors: dict[str, str], status: int = 200) -> Any:
+    staff = current_staff()
+    assert staff is not None
+    now = utcnow()
+    today = now.astimezone(day.CLINIC_TZ).date()
+    default_provider = str(staff.provider_id) if staff.provider_id else "any"
+    context = caller_booking.slot_page(
+        current_clinic(),
+        str(form.get("provider") or default_provider),
+        caller_booking.day_param(form.get("week"), today),
+        caller_booking.day_param(form.get("day"), today),
+        now,
+    )
+    return render_template("staff/book.html", form=form, errors=errors, **context), status
+
+
+@bp.get("/staff/book")
+@role_required("physiotherapist", "admin")
+def book_for_caller() -> Any:
+    """Book a free consult for someone on the phone: provider, time, their details."""
+    return _caller_page(request.args, {})
+
+
+@bp.post("/staff/book")
+@role_required("physiotherapist", "admin")
+def book_for_caller_submit() -> Any:
+    """Book under the public rules; on a problem, the form again with what to change."""
+    staff = current_staff()
+    assert staff is not None
+    clinic = current_clinic()
+    try:
+        booked = caller_booking.book_for_caller(
+            clinic, request.form, staff.id, request.url_root, utcnow()
+        )
+    except InvalidBooking as error:
+        return _caller_page(request.form, caller_booking.form_errors(error.fields), 422)
+    except caller_booking.FreeConsultUsed as used:
+        name = request.form.get("name", "").strip() or "This caller"
+        days = int(clinic.config["FREE_CONSULTS_PER_PERIOD_DAYS"])
+        message = caller_booking.free_consult_used_message(name, days)
+        return _caller_page(request.form, {"email": message}, used.status)
+    except BookingRefused as error:
+        field = {"slot_taken": "slot", "unknown_provider": "slot"}.get(error.code, "email")
+        return _caller_page(request.form, {field: error.message}, error.status)
+    session[CALLER_BOOKED_KEY] = {
+        "consult_id": booked.consult_id,
+        "provider_name": booked.provider_name,
+        "starts_at": booked.starts_at.isoformat(),
+        "patient_name": booked.patient_name,
+        "patient_email": booked.patient_email,
+        "emailed": booked.emailed,
+        "own": booked.provider_id == staff.provider_id,
+    }
+    return redirect(url_for("staff.caller_booked"), code=303)
+
+
+@bp.get("/staff/book/done")
+@role_required("physiotherapist", "admin")
+def caller_booked() -> Any:
+    """What was just booked for the caller, and what they receive."""
+    done = session.get(CALLER_BOOKED_KEY)
+    if not isinstance(done, dict) or "consult_id" not in done:
+        return redirect(url_for("staff.book_for_caller"), code=303)
+    return render_template(
+        "staff/booked.html",
+        booked=done,
+        starts_at_label=format_local(datetime.fromisoformat(done["starts_at"])),
+    )

@@ -1,7 +1,9 @@
-// The physiotherapist's consult page: lobby (presence, check-in answers, admit checklist,
-// running late, arrival alerts) and the call.
+// The physiotherapist's consult page: the patient panel (who, why, where, how to reach them,
+// consent; it stays during the call), the lobby (admit checklist, running late, arrival
+// alerts) and the call.
 import { ArrivalAlerts } from "./alerts.js";
 import { startDevicePanel } from "./devices.js";
+import { PatientPanel } from "./patient-panel.js";
 import { Room } from "./room.js";
 import { byId, formatTime, plural, setText, setVisible } from "./ui.js";
 
@@ -75,35 +77,54 @@ function renderPresence(state) {
   }
 }
 
-const answers = byId("checkin-answers");
-const missing = byId("checkin-missing");
+const answerCells = {
+  location: byId("answer-location"),
+  inOntario: byId("answer-in-ontario"),
+  emergency: byId("answer-emergency-phone"),
+  consent: byId("answer-consent"),
+};
+const ANSWERS = { yes: "Yes", no: "No", notGiven: "Not given" };
+
+/** 905-555-0100 for a North American number; other numbers as given. */
+function readablePhone(phone) {
+  let digits = phone.replace(/\D/g, "");
+  if (digits.length === 11 && digits.startsWith("1")) digits = digits.slice(1);
+  if (digits.length !== 10) return phone;
+  return `${digits.slice(0, 3)}-${digits.slice(3, 6)}-${digits.slice(6)}`;
+}
+
+function showMissing(cell) {
+  setText(cell, cell.dataset.missing || "");
+}
 
 function renderChecklist(state) {
   const checklist = state.checklist;
   if (!checklist || typeof checklist !== "object") {
-    setVisible(answers, false);
-    setVisible(missing, true);
+    Object.values(answerCells).forEach(showMissing);
     return;
   }
-  setVisible(answers, true);
-  setVisible(missing, false);
-  setText(byId("answer-location"), checklist.location || "Not given");
+  setText(answerCells.location, checklist.location || ANSWERS.notGiven);
   // The protocol says a boolean; accept "yes"/"no" strings too (Redis stores text).
   const inOntario = String(checklist.in_ontario).toLowerCase();
   setText(
-    byId("answer-in-ontario"),
-    ["true", "yes"].includes(inOntario) ? "Yes" : ["false", "no"].includes(inOntario) ? "No" : "Not answered",
+    answerCells.inOntario,
+    ["true", "yes"].includes(inOntario) ? ANSWERS.yes : ["false", "no"].includes(inOntario) ? ANSWERS.no : ANSWERS.notGiven,
   );
-  const phoneCell = byId("answer-emergency-phone");
   const phone = typeof checklist.emergency_phone === "string" ? checklist.emergency_phone : "";
+  const cell = answerCells.emergency;
   if (phone) {
-    const link = document.createElement("a");
-    link.href = `tel:${phone.replace(/[^\d+]/g, "")}`;
-    link.textContent = phone;
-    if (phoneCell.textContent !== phone) phoneCell.replaceChildren(link);
+    const shown = readablePhone(phone);
+    if (cell.textContent !== shown || !cell.querySelector("a")) {
+      const link = document.createElement("a");
+      link.href = `tel:${phone.replace(/[^\d+]/g, "")}`;
+      link.textContent = shown;
+      cell.replaceChildren(link);
+    }
   } else {
-    setText(phoneCell, "Not given");
+    setText(cell, ANSWERS.notGiven);
   }
+  // Check-in cannot be completed without the consent box, so answers mean it was given.
+  setText(answerCells.consent, answerCells.consent.dataset.given || "");
 }
 
 // -- admit --------------------------------------------------------------------------------
@@ -214,7 +235,11 @@ switchButton?.addEventListener("click", async () => {
 
 let wasWaiting = null; // unknown until the first state
 
+const patientPanel = new PatientPanel(room);
+
 room.onState((state) => {
+  patientPanel.setServerTime(state.server_time);
+  patientPanel.render();
   renderPresence(state);
   renderChecklist(state);
   renderAdmit();
