@@ -76,6 +76,7 @@ def _register_blueprints(app: Flask) -> None:
     from .api import staff as _staff_api  # noqa: F401 - its routes join the api blueprint
     from .api.views import bp as api_bp
     from .booking.views import bp as booking_bp
+    from .consult.setup import bp as setup_bp
     from .consult.views import bp as consult_bp
     from .health import bp as health_bp
     from .staff.views import bp as staff_bp
@@ -84,6 +85,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(booking_bp)
     app.register_blueprint(api_bp, url_prefix="/api/v1")
     app.register_blueprint(consult_bp)
+    app.register_blueprint(setup_bp)
     app.register_blueprint(staff_bp)
     app.register_blueprint(admin_bp)
 

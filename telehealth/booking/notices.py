@@ -8,6 +8,7 @@ from email.message import EmailMessage
 from urllib.parse import urlsplit
 
 from ..clinic import Clinic
+from ..consult.setup import setup_path
 from ..models import Consult
 from ..notify.links import public_link
 from ..notify.messages import ConsultNotice
@@ -38,6 +39,7 @@ def notice_for(clinic: Clinic, consult: Consult, root_url: str) -> ConsultNotice
         ics_uid=f"consult-{consult.id}@{host}",
         ics_sequence=consult.ics_sequence,
         lobby_opens_minutes=round(clinic.live.rules.lobby_opens.total_seconds() / 60),
+        setup_url=public_link(clinic.config, setup_path(clinic, consult), root_url),
     )
 
 

@@ -52,6 +52,8 @@ class ConsultNotice:
     ics_sequence: int
     # When the waiting room opens, from the consult policy: emails and the alarm say so.
     lobby_opens_minutes: int = LOBBY_OPENS_MINUTES
+    # "Test your setup" with the connection check (consult/setup.py); empty: no such link.
+    setup_url: str = ""
 
 
 @dataclass(frozen=True)
@@ -221,7 +223,12 @@ def _call_links(n: ConsultNotice) -> tuple[_Link, ...]:
             f"The link works from {n.lobby_opens_minutes} minutes before your start time.",
         ),
         _Link("Need to cancel or pick a different time?", n.manage_url),
-    )
+    ) + _setup_links(n)
+
+
+def _setup_links(n: ConsultNotice) -> tuple[_Link, ...]:
+    note = "Any day before your consult: your camera, microphone, speaker and connection."
+    return (_Link("Test your setup", n.setup_url, note),) if n.setup_url else ()
 
 
 def _checklist(n: ConsultNotice) -> tuple[str, ...]:

@@ -62,6 +62,9 @@ def init_app(app: Flask, redis_url: str) -> None:
     broker = PrecheckBroker(app.extensions["clinic"], socketio)
     app.extensions["precheck_broker"] = broker
     socketio.on_namespace(MediaNamespace(app, broker))
+    from .setup_namespace import SetupNamespace
+
+    socketio.on_namespace(SetupNamespace(app))  # the setup link's connection check
     from .rooms import listen_for_consult_changes
 
     # Every change of a consult, whoever made it (a socket, a page, booking, the clock),

@@ -116,9 +116,15 @@ class PrecheckBroker:
         self.clinic.redis.zrem(WORKERS_KEY, sid)
 
     def start(
-        self, browser_sid: str, consult_id: int, description: dict[str, str], ice: dict[str, Any]
+        self,
+        browser_sid: str,
+        consult_id: int,
+        description: dict[str, str],
+        ice: dict[str, Any],
+        namespace: str = events.CONSULT,
     ) -> str:
-        """Hand the offer to a worker and return the check id; PrecheckRefused otherwise."""
+        """Hand the offer to a worker and return the check id; PrecheckRefused otherwise.
+        `namespace` is the browser's (/consult in the lobby, /setup from the setup link)."""
         if not self.workers():
             raise PrecheckRefused("no_worker")
         check_id = secrets.token_urlsafe(12)
@@ -130,6 +136,7 @@ class PrecheckBroker:
             raise PrecheckRefused(str(claimed))
         record = {
             "browser": browser_sid,
+            "namespace": namespace,
             "consult_id": consult_id,
             "tried": [],
             "description": description,
@@ -184,7 +191,7 @@ class PrecheckBroker:
             self.socketio.emit(
                 events.PRECHECK_ANSWER,
                 {"check_id": check_id, "description": description},
-                namespace=events.CONSULT,
+                namespace=record.get("namespace", events.CONSULT),
                 to=record["browser"],
             )
 
@@ -204,7 +211,7 @@ class PrecheckBroker:
             self.socketio.emit(
                 events.PRECHECK_ERROR,
                 {"check_id": check_id, "code": "busy", "message": PROTOCOL_REFUSALS["busy"]},
-                namespace=events.CONSULT,
+                namespace=record.get("namespace", events.CONSULT),
                 to=record["browser"],
             )
 

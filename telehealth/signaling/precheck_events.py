@@ -1,5 +1,6 @@
-"""The pre-call check's events on /consult: the patient's browser against a media worker's
-echo peer, over the same ICE path as the call."""
+"""The pre-call check's events: the patient's browser against a media worker's echo peer,
+over the same ICE path as the call. On /consult in the lobby, and on /setup (the setup
+link's check, any day before the consult)."""
 
 from __future__ import annotations
 
@@ -24,14 +25,24 @@ PRECHECK_TURN_TTL = 300
 
 
 class PrecheckEvents:
-    """The check's events; mixed into ConsultNamespace, which provides the members."""
+    """The check's events; mixed into ConsultNamespace (which provides the members) and
+    SetupNamespace (which overrides `_precheck_consult`)."""
 
     app: Flask
     clinic: Clinic
     socketio: Any
+    namespace: str
 
     def _require(self, side: Side) -> Member | None:
         raise NotImplementedError
+
+    def _precheck_consult(self) -> tuple[int, None] | tuple[None, dict[str, Any]]:
+        """The consult whose check this socket may run now, or the refusal."""
+        member = self._require(Side.PATIENT)
+        refused = self._precheck_refusal(member)
+        if refused is not None or member is None:
+            return None, refused or UNAUTHORIZED
+        return member.consult_id, None
 
     def _precheck_ice(self, consult_id: int) -> dict[str, Any]:
         config = self.app.config
@@ -59,23 +70,21 @@ class PrecheckEvents:
 
     def on_precheck_ice(self, data: Any = None) -> dict[str, Any]:
         """The ICE servers for the check: the same path as the call, credentials for 5 min."""
-        member = self._require(Side.PATIENT)
-        refused = self._precheck_refusal(member)
-        if refused is not None or member is None:
+        consult_id, refused = self._precheck_consult()
+        if consult_id is None:
             return refused or UNAUTHORIZED
         # Each answer is a TURN credential: a consult gets as many as it has checks an hour.
         if not spend_from_budget(
             self.clinic.redis,
-            turn_budget_key(member.consult_id, "precheck"),
+            turn_budget_key(consult_id, "precheck"),
             self.app.config["PRECHECKS_PER_CONSULT_HOUR"],
         ):
             return refusal("precheck_budget", REFUSALS["precheck_budget"])
-        return {**OK, **self._precheck_ice(member.consult_id)}
+        return {**OK, **self._precheck_ice(consult_id)}
 
     def on_precheck_offer(self, data: Any) -> dict[str, Any]:
-        member = self._require(Side.PATIENT)
-        refused = self._precheck_refusal(member)
-        if refused is not None or member is None:
+        consult_id, refused = self._precheck_consult()
+        if consult_id is None:
             return refused or UNAUTHORIZED
         offer = parse_signal(data).get("description")
         if not offer or offer["type"] != "offer":
@@ -85,10 +94,11 @@ class PrecheckEvents:
                 "The offer is too large for the connection check.",
                 {"description.sdp": f"at most {MAX_PRECHECK_SDP} characters"},
             )
-        ice = self._precheck_ice(member.consult_id)
+        ice = self._precheck_ice(consult_id)
         try:
+            # The worker's answer comes back to this socket, on this namespace.
             check_id = self.app.extensions["precheck_broker"].start(
-                current_sid(), member.consult_id, offer, ice
+                current_sid(), consult_id, offer, ice, namespace=self.namespace
             )
         except PrecheckRefused as refused_check:
             return refusal(refused_check.code, refused_check.message)

@@ -114,3 +114,34 @@ export class ArrivalAlerts {
     }
   }
 }
+
+/**
+ * The page's connection banner ("Connection to the clinic lost", the server's "live service
+ * is reconnecting"), shown only when the call is really affected. While the call's media
+ * still flows peer to peer, a signaling or Redis outage changes nothing for the people in
+ * it: the message is kept and shown only if the call's own connection drops meanwhile.
+ */
+export class OutageAlert {
+  constructor(banner, mediaFlows) {
+    Object.assign(this, { banner, mediaFlows });
+    this.held = null;
+  }
+
+  show(message, options = {}) {
+    this.held = { message, options };
+    if (this.mediaFlows()) this.banner.clear(options.key);
+    else this.banner.show(message, options);
+  }
+
+  clear(key) {
+    this.held = null;
+    this.banner.clear(key);
+  }
+
+  /** The call's connection changed: show the held message once media stops, hide it again when it flows. */
+  callChanged() {
+    if (!this.held) return;
+    if (this.mediaFlows()) this.banner.clear(this.held.options.key);
+    else this.banner.show(this.held.message, this.held.options);
+  }
+}

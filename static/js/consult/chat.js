@@ -3,6 +3,12 @@
 import { byId, formatTime, setText, setVisible } from "./ui.js";
 
 const MAX_LENGTH = 1000;
+// What the unread count says (the badge on the "Chat" link, and the polite announcement).
+const UNREAD = {
+  badge: (count) => `${count} new`,
+  one: (name) => `1 new chat message from ${name}.`,
+  many: (count, name) => `${count} new chat messages from ${name}.`,
+};
 
 export class Chat {
   constructor({ request, role, otherName }) {
@@ -16,6 +22,17 @@ export class Chat {
     this.empty = byId("chat-empty");
     this.closedNote = byId("chat-closed");
     this.sending = false;
+    this.jump = byId("chat-jump");
+    this.unreadBadge = byId("chat-unread");
+    this.unreadStatus = byId("chat-unread-status");
+    this.unread = 0;
+    this.inView = true;
+    this.watchVisibility();
+    this.jump?.addEventListener("click", (event) => {
+      event.preventDefault();
+      this.input?.focus(); // scrolls the chat into view, ready to answer
+      this.section?.scrollIntoView({ block: "nearest" });
+    });
     this.form?.addEventListener("submit", (event) => {
       event.preventDefault();
       this.send();
@@ -23,6 +40,35 @@ export class Chat {
     this.input?.addEventListener("input", () => {
       if (this.input.getAttribute("aria-invalid") === "true") this.showError("");
     });
+  }
+
+  /** Whether the person can see the chat: its form on screen, in a tab they are looking at. */
+  watchVisibility() {
+    if (!this.form || !("IntersectionObserver" in window)) return;
+    const observer = new IntersectionObserver((entries) => {
+      for (const entry of entries) this.inView = entry.isIntersecting;
+      this.markReadIfSeen();
+    });
+    observer.observe(this.form);
+    document.addEventListener("visibilitychange", () => this.markReadIfSeen());
+  }
+
+  get seen() {
+    return this.inView && document.visibilityState !== "hidden";
+  }
+
+  markReadIfSeen() {
+    if (this.seen && this.unread) {
+      this.unread = 0;
+      this.renderUnread();
+    }
+  }
+
+  renderUnread() {
+    setVisible(this.unreadBadge, this.unread > 0);
+    if (this.unread) setText(this.unreadBadge, UNREAD.badge(this.unread));
+    const words = this.unread === 1 ? UNREAD.one(this.otherName) : UNREAD.many(this.unread, this.otherName);
+    setText(this.unreadStatus, this.unread ? words : "");
   }
 
   /** Put the chat into another view's slot (keeps its messages). */
@@ -61,6 +107,10 @@ export class Chat {
     this.log.append(item);
     this.log.scrollTop = this.log.scrollHeight;
     setVisible(this.empty, false);
+    if (!mine && !this.seen) {
+      this.unread += 1;
+      this.renderUnread();
+    }
   }
 
   showError(message) {

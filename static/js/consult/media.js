@@ -47,6 +47,15 @@ export function describeMediaError(error, what) {
   return `We couldn’t start your ${what}.`;
 }
 
+/** What kind of getUserMedia failure this is: "denied", "missing", "busy" or "other". */
+export function mediaProblemKind(error) {
+  const name = (error && error.name) || "";
+  if (["NotAllowedError", "SecurityError", "PermissionDeniedError"].includes(name)) return "denied";
+  if (["NotFoundError", "OverconstrainedError", "DevicesNotFoundError"].includes(name)) return "missing";
+  if (["NotReadableError", "TrackStartError", "AbortError"].includes(name)) return "busy";
+  return "other";
+}
+
 export class LocalMedia extends EventTarget {
   constructor() {
     super();
@@ -61,6 +70,8 @@ export class LocalMedia extends EventTarget {
     this.problem = false;
     this.started = false;
     this.startPromise = null;
+    // Why the camera or microphone is missing (mediaProblemKind), for the setup check's advice.
+    this.problems = { camera: null, microphone: null };
   }
 
   /** What goes out as video: the shared screen while sharing, else the camera (or nothing). */
@@ -99,6 +110,7 @@ export class LocalMedia extends EventTarget {
 
   async start() {
     if (!this.supported) {
+      this.problems = { camera: "other", microphone: "other" };
       this.setMessage(
         "This browser can’t use a camera or microphone on this page. Try a recent Chrome, Edge, Firefox or Safari.",
         true,
@@ -135,6 +147,10 @@ export class LocalMedia extends EventTarget {
         }
       }
     }
+    this.problems = {
+      camera: video ? null : mediaProblemKind(videoError),
+      microphone: audio ? null : mediaProblemKind(audioError || videoError),
+    };
     this.setAudio(audio);
     this.setCamera(video);
     this.started = true;
@@ -210,10 +226,12 @@ export class LocalMedia extends EventTarget {
     try {
       const track = await this.openTrack("video", this.cameraId);
       if (this.cameraTrack) this.cameraTrack.stop();
+      this.problems.camera = null;
       this.setCamera(track);
       if (this.problem) this.setMessage("", false);
       return true;
     } catch (error) {
+      this.problems.camera = mediaProblemKind(error);
       this.setMessage(describeMediaError(error, "camera"), true);
       return false;
     }
@@ -228,10 +246,12 @@ export class LocalMedia extends EventTarget {
   /** Get a microphone when there was none (e.g. permission given later). */
   async startMicrophone() {
     try {
+      this.problems.microphone = null;
       this.setAudio(await this.openTrack("audio", this.microphoneId));
       if (this.problem) this.setMessage("", false);
       return true;
     } catch (error) {
+      this.problems.microphone = mediaProblemKind(error);
       this.setMessage(describeMediaError(error, "microphone"), true);
       return false;
     }

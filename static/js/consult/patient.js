@@ -1,7 +1,6 @@
 // The patient's consult page: check-in, waiting room, call.
 import { CheckIn } from "./checkin.js";
-import { startDevicePanel } from "./devices.js";
-import { Precheck } from "./precheck.js";
+import { SetupCheck } from "./check.js";
 import { Room } from "./room.js";
 import { byId, setText, setVisible } from "./ui.js";
 
@@ -12,28 +11,15 @@ const room = new Room({
 });
 const providerName = room.root.dataset.providerName || "Your physiotherapist";
 
-const devices = startDevicePanel(room.media);
-
-const precheck = new Precheck({
-  room,
+// The setup check (templates/consult/_check.html, the same as /setup's): the connection
+// check runs by itself once while checking in, and again on request.
+const check = new SetupCheck({
   media: room.media,
-  elements: {
-    video: byId("precheck-video"),
-    verdict: byId("precheck-verdict"),
-    numbers: byId("precheck-numbers"),
-    rtt: byId("precheck-rtt"),
-    jitter: byId("precheck-jitter"),
-    loss: byId("precheck-loss"),
-    bitrate: byId("precheck-bitrate"),
-    route: byId("precheck-route"),
-    button: byId("precheck-button"),
-    listen: byId("precheck-listen"),
-  },
+  socket: room.socket,
+  request: room.request,
+  autoRun: () => room.views.current === "checkin",
 });
-// Run once by itself when the camera and microphone are ready, and again on request.
-room.media.ensureStarted().then(() => {
-  if (room.views.current === "checkin") precheck.run();
-});
+const devices = check.devices;
 
 new CheckIn({
   request: room.request,

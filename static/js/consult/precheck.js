@@ -1,24 +1,10 @@
-// The pre-call check: the patient's camera and microphone travel to the clinic's media
-// worker and back, over the same ICE/TURN path as the call, and we measure the trip.
-import { setText, setVisible } from "./ui.js";
+// The connection check: the patient's camera and microphone travel to the clinic's media
+// worker and back, over the same ICE/TURN path as the call, and we measure the trip. The
+// verdict in words is check.js's; this module only measures.
 
 const CONNECT_TIMEOUT_MS = 12000;
 const MEASURE_MS = 5000;
 const POOR = { rtt_ms: 400, loss_pct: 5, bitrate_kbps: 250 };
-
-const VERDICTS = {
-  good: ["Good for video", "Your camera, microphone and connection are ready for the consult."],
-  audio_only: [
-    "Audio only recommended",
-    "Your connection is weak for video. Move closer to your Wi-Fi router or close other apps; " +
-      "you can still join, and turn your camera off if the picture freezes.",
-  ],
-  cannot_connect: [
-    "Cannot connect",
-    "We could not reach the clinic’s video service from this network. Try another network " +
-      "(for example mobile data instead of Wi-Fi), or call the clinic.",
-  ],
-};
 
 function waitForIceGathering(pc) {
   if (pc.iceGatheringState === "complete") return Promise.resolve();
@@ -43,14 +29,17 @@ export async function measure(pc, milliseconds = MEASURE_MS) {
   const first = await pc.getStats();
   await sleep(milliseconds);
   const last = await pc.getStats();
-  const result = { route: "direct" };
+  const result = { route: "direct", sent_video: false };
   let sentBefore = 0;
   first.forEach((s) => { if (s.type === "outbound-rtp" && s.kind === "video") sentBefore += s.bytesSent || 0; });
   let sentAfter = 0;
   let received = 0;
   let lost = 0;
   last.forEach((s) => {
-    if (s.type === "outbound-rtp" && s.kind === "video") sentAfter += s.bytesSent || 0;
+    if (s.type === "outbound-rtp" && s.kind === "video") {
+      sentAfter += s.bytesSent || 0;
+      result.sent_video = true;
+    }
     if (s.type === "inbound-rtp") {
       received += s.packetsReceived || 0;
       lost += Math.max(0, s.packetsLost || 0);
@@ -69,32 +58,39 @@ export async function measure(pc, milliseconds = MEASURE_MS) {
 
 export function verdictFor(numbers) {
   if (!numbers) return "cannot_connect";
-  const weak = (numbers.rtt_ms || 0) > POOR.rtt_ms || numbers.loss_pct > POOR.loss_pct ||
-    numbers.bitrate_kbps < POOR.bitrate_kbps;
+  // Without a camera there is no video to measure: the sound's trip decides.
+  const slowVideo = numbers.sent_video !== false && numbers.bitrate_kbps < POOR.bitrate_kbps;
+  const weak = (numbers.rtt_ms || 0) > POOR.rtt_ms || numbers.loss_pct > POOR.loss_pct || slowVideo;
   return weak ? "audio_only" : "good";
 }
 
+const REFUSED_CODES = ["no_worker", "check_running", "precheck_budget", "busy", "not_open_yet", "wrong_phase"];
+
+/**
+ * One connection check at a time over `socket` (the /consult or /setup namespace). After
+ * each run `result` is {verdict, numbers} or {refused: message}; `onChange` hears every step.
+ */
 export class Precheck {
-  constructor({ room, media, elements }) {
-    this.room = room;
-    this.media = media;
-    this.el = elements;
+  constructor({ socket, request, media, onChange }) {
+    Object.assign(this, { socket, request, media, onChange });
     this.pc = null;
     this.checkId = null;
     this.running = false;
     this.answer = null;
-    room.socket.on("precheck_answer", (data) => this.answer && this.answer.resolve(data));
-    room.socket.on("precheck_error", (data) => this.answer && this.answer.reject(data));
-    this.el.button.addEventListener("click", () => this.run());
-    this.el.listen.addEventListener("click", () => this.toggleListening());
+    this.result = null;
+    this.echoedTracks = 0; // tracks that came back from the worker (diagnostics and tests)
+    socket.on("precheck_answer", (data) => this.answer && this.answer.resolve(data));
+    socket.on("precheck_error", (data) => this.answer && this.answer.reject(data));
+  }
+
+  changed() {
+    this.onChange?.(this);
   }
 
   async run() {
     if (this.running) return;
     this.running = true;
-    this.el.button.disabled = true;
-    setVisible(this.el.numbers, false);
-    setText(this.el.verdict, "Checking your connection…");
+    this.changed();
     let numbers = null;
     let refusal = null;
     try {
@@ -105,21 +101,21 @@ export class Precheck {
     } finally {
       this.stop();
       this.running = false;
-      this.el.button.disabled = false;
-      setText(this.el.button, "Test again");
     }
     // The server said why the check cannot run now (no worker, one already running, or
     // this consult's checks for the hour are used up): its message says what to do.
-    if (refusal && ["no_worker", "check_running", "precheck_budget"].includes(refusal.code)) {
-      setText(this.el.verdict, refusal.message);
-      return;
+    if (refusal && REFUSED_CODES.includes(refusal.code)) {
+      this.result = { refused: String(refusal.message) };
+    } else {
+      this.result = { verdict: verdictFor(numbers), numbers };
+      this.request("precheck_result", { verdict: this.result.verdict, ...withoutFlags(numbers) });
     }
-    this.show(verdictFor(numbers), numbers);
+    this.changed();
   }
 
   async roundTrip() {
-    const ice = await this.room.request("precheck_ice", {});
-    if (!ice.ok && ice.error && ice.error.code === "precheck_budget") throw ice.error;
+    const ice = await this.request("precheck_ice", {});
+    if (!ice.ok && ice.error && REFUSED_CODES.includes(ice.error.code)) throw ice.error;
     const pc = new RTCPeerConnection({
       iceServers: ice.ok ? ice.iceServers : [],
       iceTransportPolicy: ice.ok && ice.iceTransportPolicy === "relay" ? "relay" : "all",
@@ -128,15 +124,13 @@ export class Precheck {
     const tracks = this.media.stream.getTracks();
     for (const track of tracks) pc.addTrack(track, this.media.stream);
     if (!tracks.some((t) => t.kind === "video")) pc.addTransceiver("video", { direction: "recvonly" });
-    const echoed = new MediaStream();
-    pc.addEventListener("track", (event) => {
-      echoed.addTrack(event.track);
-      this.el.video.srcObject = echoed;
-    });
+    this.echoedTracks = 0;
+    // The echo proves the round trip; the verdict says so, so it is not shown as a video.
+    pc.addEventListener("track", () => { this.echoedTracks += 1; });
     await pc.setLocalDescription(await pc.createOffer());
     await waitForIceGathering(pc);
     const answered = new Promise((resolve, reject) => { this.answer = { resolve, reject }; });
-    const ack = await this.room.request("precheck_offer", {
+    const ack = await this.request("precheck_offer", {
       description: { type: pc.localDescription.type, sdp: pc.localDescription.sdp },
     });
     if (!ack.ok) throw ack.error || { code: "failed", message: "The check could not start." };
@@ -161,28 +155,8 @@ export class Precheck {
     });
   }
 
-  show(verdict, numbers) {
-    const [title, advice] = VERDICTS[verdict];
-    setText(this.el.verdict, `${title}. ${advice}`);
-    this.el.verdict.dataset.verdict = verdict;
-    if (numbers) {
-      setText(this.el.rtt, numbers.rtt_ms !== undefined ? `${numbers.rtt_ms} ms` : "not measured");
-      setText(this.el.jitter, numbers.jitter_ms !== undefined ? `${numbers.jitter_ms} ms` : "not measured");
-      setText(this.el.loss, `${numbers.loss_pct} %`);
-      setText(this.el.bitrate, `${numbers.bitrate_kbps} kbps`);
-      setText(this.el.route, numbers.route === "relayed" ? "Relayed through the clinic" : "Direct");
-      setVisible(this.el.numbers, true);
-    }
-    this.room.request("precheck_result", { verdict, ...(numbers || {}) });
-  }
-
-  toggleListening() {
-    this.el.video.muted = !this.el.video.muted;
-    setText(this.el.listen, this.el.video.muted ? "Hear yourself (use headphones)" : "Stop hearing yourself");
-  }
-
   stop() {
-    if (this.checkId) this.room.request("precheck_stop", { check_id: this.checkId });
+    if (this.checkId) this.request("precheck_stop", { check_id: this.checkId });
     this.checkId = null;
     this.answer = null;
     if (this.pc) {
@@ -191,4 +165,11 @@ export class Precheck {
     }
     this.pc = null;
   }
+}
+
+/** The numbers as the protocol's precheck_result takes them (no page-only flags). */
+function withoutFlags(numbers) {
+  if (!numbers) return {};
+  const { sent_video: _sentVideo, ...rest } = numbers;
+  return rest;
 }
