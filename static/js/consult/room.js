@@ -1,5 +1,6 @@
 // What both sides share: the socket, local media, the call, chat, countdown and the
 // page's views. The entry points (patient.js, provider.js) add their own lobby.
+import { OutageAlert } from "./alerts.js";
 import { Call } from "./call.js";
 import { Chat } from "./chat.js";
 import { CallControls, ConnectionIndicator } from "./controls.js";
@@ -39,6 +40,8 @@ export class Room {
 
     this.views = new Views(views);
     this.banner = new Banner(byId("consult-alert"));
+    // Connection trouble is shown only when the call is affected (not while media flows).
+    this.outage = new OutageAlert(this.banner, () => this.inCall && this.call.pc?.connectionState === "connected");
     this.socket = connect({ consultId: this.consultId, role: this.role });
     this.request = (event, payload = {}) => request(this.socket, event, payload);
     this.media = new LocalMedia();
@@ -50,7 +53,10 @@ export class Room {
       polite: role === "patient",
       media: this.media,
       remoteVideo: byId("remote-video"),
-      onConnectionState: (state) => this.connection.setPeer(state),
+      onConnectionState: (state) => {
+        this.connection.setPeer(state);
+        this.outage.callChanged();
+      },
       onRemoteTrack: (track) => {
         if (track.kind === "video") setVisible(this.remotePlaceholder, false);
       },
@@ -112,21 +118,21 @@ export class Room {
     const socket = this.socket;
     socket.on("connect", () => {
       this.connection.setSocket(true);
-      this.banner.clear("connection");
+      this.outage.clear("connection");
       if (this.inCall) this.controls.sendMediaState(true);
     });
     socket.on("disconnect", (reason) => {
       if (this.finished) return;
       this.connection.setSocket(false, reason);
       if (reason === "io server disconnect") {
-        this.banner.show("The clinic’s server closed this connection.", {
+        this.outage.show("The clinic’s server closed this connection.", {
           key: "connection",
           linkText: "Reload the page to reconnect",
           linkHref: window.location.pathname,
         });
-      } else if (!this.inCall) {
-        // In the call, the connection indicator says it; elsewhere, this banner does.
-        this.banner.show("Connection to the clinic lost. Reconnecting…", { key: "connection" });
+      } else {
+        // In the call, shown only if the call's own connection drops too (OutageAlert).
+        this.outage.show("Connection to the clinic lost. Reconnecting…", { key: "connection" });
       }
     });
     socket.on("connect_error", (error) => this.connectError(error));
@@ -164,7 +170,7 @@ export class Room {
         options.linkText = "Continue";
         options.linkHref = safeUrl(this.fallbackUrl, "/");
       }
-      this.banner.show(String(data.message), options);
+      (data.code === "ended" ? this.banner : this.outage).show(String(data.message), options);
       if (data.code === "not_open" || data.code === "unavailable") {
         // Refused connects are not retried by Socket.IO itself; these two pass with time.
         const wait = data.code === "unavailable" ? UNAVAILABLE_RETRY_MS : NOT_OPEN_RETRY_MS;
@@ -173,9 +179,9 @@ export class Room {
         }, wait);
       }
     } else if (this.socket.active) {
-      this.banner.show("We can’t reach the clinic’s server. Trying again…", { key: "connection" });
+      this.outage.show("We can’t reach the clinic’s server. Trying again…", { key: "connection" });
     } else {
-      this.banner.show("We can’t reach the clinic’s server.", {
+      this.outage.show("We can’t reach the clinic’s server.", {
         key: "connection",
         linkText: "Reload the page to try again",
         linkHref: window.location.pathname,
