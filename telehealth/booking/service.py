@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -23,8 +23,9 @@ from ..domain.availability import (
     is_bookable,
     local_day_bounds,
 )
-from ..domain.booking_rules import BookingRequest
-from ..models import SLOT_HOLDING, Consult, ConsultStatus, Patient, Provider
+from ..domain.booking_rules import BookingRequest, uses_free_consult
+from ..domain.endings import Ending, ending_of
+from ..models import SLOT_HOLDING, AuditEvent, Consult, ConsultStatus, Patient, Provider
 from ..sessions import ConsultService
 
 log = logging.getLogger(__name__)
@@ -202,16 +203,41 @@ def _patient_for(
 
 
 def had_free_consult(session: Session, patient_id: int, since: datetime) -> bool:
-    """Whether this patient holds a consult (past or upcoming) that started after `since`."""
-    query = select(
-        exists().where(
-            Consult.patient_id == patient_id,
-            Consult.status.in_(SLOT_HOLDING),
-            Consult.starts_at > since,
-            Consult.is_probe.is_(False),
-        )
+    """Whether this patient holds a consult (past or upcoming) that started after `since`
+    and used up their free consult: one the physiotherapist missed does not count."""
+    query = select(Consult.id, Consult.status, Consult.ended_by, Consult.admitted_at).where(
+        Consult.patient_id == patient_id,
+        Consult.status.in_(SLOT_HOLDING),
+        Consult.status != ConsultStatus.NO_SHOW_PROVIDER,
+        Consult.starts_at > since,
+        Consult.is_probe.is_(False),
     )
-    return bool(session.scalar(query))
+    held = list(session.execute(query))
+    reasons = end_reasons(session, [row.id for row in held if row.status != ConsultStatus.BOOKED])
+    return any(
+        uses_free_consult(
+            row.status, row.ended_by, reasons.get(row.id), row.admitted_at is not None
+        )
+        for row in held
+    )
+
+
+def end_reasons(session: Session, consult_ids: list[int]) -> dict[int, str]:
+    """The session service's reason for each ended consult (e.g. provider_left), from the
+    audit row it wrote when the consult ended."""
+    if not consult_ids:
+        return {}
+    query = (
+        select(AuditEvent.consult_id, AuditEvent.detail)
+        .where(AuditEvent.consult_id.in_(consult_ids), AuditEvent.action == "consult.ended")
+        .order_by(AuditEvent.id)
+    )
+    reasons: dict[int, str] = {}
+    for consult_id, detail in session.execute(query):
+        reason = detail.get("reason") if isinstance(detail, dict) else None
+        if consult_id is not None and isinstance(reason, str):
+            reasons.setdefault(consult_id, reason)  # the first end stands
+    return reasons
 
 
 def _new_consult(
@@ -276,8 +302,10 @@ def book_consult(
     actor: str = "patient",
     enforce_calendar: bool = True,
     is_probe: bool = False,
+    replaces: int | None = None,
 ) -> BookedConsult:
-    """Book a free consult; the database refuses a second booking of the same slot."""
+    """Book a free consult; the database refuses a second booking of the same slot.
+    `replaces`: the missed consult this one makes up for (kept in the audit row)."""
     start = request.start.astimezone(UTC)
 
     def attempt() -> BookedConsult:
@@ -307,6 +335,7 @@ def book_consult(
                 consult.id,
                 provider_id=provider.id,
                 start=start.isoformat(),
+                **({"replaces": replaces} if replaces is not None else {}),
             )
             return BookedConsult(consult, credentials)
 
@@ -332,6 +361,61 @@ def _audit_declined(db: Database, declined: FreeConsultUsed, actor: str) -> None
             start=declined.start.isoformat(),
         )
     log.info("booking declined: free consult already used (patient %s)", declined.patient_id)
+
+
+NOT_REBOOKABLE = (
+    409,
+    "not_rebookable",
+    "Only a consult your physiotherapist missed can be booked again this way. "
+    "Please use the booking page, or call the clinic.",
+)
+
+
+def consult_ending(session: Session, consult: Consult) -> Ending | None:
+    """How the consult ended, from its SQL row and the reason in its end's audit row."""
+    if consult.status == ConsultStatus.BOOKED:
+        return None
+    reason = end_reasons(session, [consult.id]).get(consult.id)
+    return ending_of(consult.status, consult.ended_by, reason, consult.admitted_at is not None)
+
+
+def rebook_missed_consult(
+    db: Database,
+    missed_consult_id: int,
+    provider_id: int,
+    start: datetime,
+    *,
+    rules: ConsultRules,
+    now: datetime,
+    secret_key: str,
+    consent_version: str,
+    free_period: timedelta,
+) -> BookedConsult:
+    """A new free consult, with the same details, for a patient whose physiotherapist did
+    not come; the missed one does not count toward the once-a-year rule, the new one does."""
+    with db.sessions() as session:
+        missed = session.get(Consult, missed_consult_id)
+        if (
+            missed is None
+            or missed.is_probe
+            or consult_ending(session, missed) is not Ending.PROVIDER_ABSENT
+        ):
+            raise BookingRefused(*NOT_REBOOKABLE)
+        patient = missed.patient
+        request = BookingRequest(
+            provider_id, start, patient.name, patient.email, patient.phone, missed.reason
+        )
+    return book_consult(
+        db,
+        request,
+        rules=rules,
+        now=now,
+        secret_key=secret_key,
+        consent_version=consent_version,
+        free_period=free_period,
+        actor=f"patient:{missed_consult_id}",
+        replaces=missed_consult_id,
+    )
 
 
 def next_consult_id(db: Database) -> int:

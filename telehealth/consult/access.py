@@ -50,11 +50,22 @@ def consult_for_credential(
     return consult
 
 
+def consult_of_credential(session: Session, credential: str) -> Consult | None:
+    """The consult a join credential belongs to, whatever its status or time."""
+    return consult_by_credential(session, "join", credential)
+
+
+def consult_of_pass(session: Session, patient_pass: PatientPass) -> Consult | None:
+    """The consult a patient's session cookie belongs to, whatever its status or time."""
+    consult = session.get(Consult, patient_pass.consult_id)
+    if consult is None or consult.join_hash != patient_pass.join_hash:
+        return None
+    return consult
+
+
 def consult_for_pass(
     session: Session, patient_pass: PatientPass, now: datetime, rules: ClockRules
 ) -> Consult | None:
     """The consult a patient's session cookie still opens, or None."""
-    consult = session.get(Consult, patient_pass.consult_id)
-    if consult is None or consult.join_hash != patient_pass.join_hash:
-        return None
-    return consult if join_is_open(consult, now, rules) else None
+    consult = consult_of_pass(session, patient_pass)
+    return consult if consult is not None and join_is_open(consult, now, rules) else None

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from .endings import Ending, ending_of
 from .text_rules import NOT_ALLOWED, is_clean_text
 
 CONDITIONS = (
@@ -140,3 +141,11 @@ def parse_booking(payload: dict[str, Any]) -> BookingRequest:
         raise InvalidBooking(errors)
     assert start is not None and phone is not None and isinstance(provider_id, int)
     return BookingRequest(provider_id, start, name, email, phone, reason)
+
+
+def uses_free_consult(
+    status: str, ended_by: str | None, reason: str | None, admitted: bool
+) -> bool:
+    """Whether a consult counts toward the once-a-year free consult: one the patient never
+    had because the physiotherapist did not come (or left for good) does not."""
+    return ending_of(status, ended_by, reason, admitted) is not Ending.PROVIDER_ABSENT

@@ -25,9 +25,14 @@ def other_side(side: Side | str) -> Side:
     return Side.PROVIDER if side == Side.PATIENT else Side.PATIENT
 
 
+# The patient's ending page tells why the consult ended from the server's records (never
+# from this event), so every ending leads there.
+PATIENT_ENDING_URL = "/consult/ended"
+
+
 def next_url(consult_id: int, side: Side | str) -> str:
     if side == Side.PATIENT:
-        return "/consult/thanks"
+        return PATIENT_ENDING_URL
     return f"/staff/consults/{consult_id}/outcome"
 
 
@@ -196,7 +201,11 @@ ROOM_CLOSED_REASONS = {
     "cancelled": "This consult was cancelled.",
     "rescheduled": "This consult has moved to a new time. Your email has the details.",
 }
-ROOM_CLOSED_NEXT = {Side.PATIENT: "/consult", Side.PROVIDER: "/staff"}
+# A cancelled consult's patient reads its ending; a moved one's, the new time (/consult).
+ROOM_CLOSED_NEXT = {
+    "cancelled": {Side.PATIENT: PATIENT_ENDING_URL, Side.PROVIDER: "/staff"},
+    "rescheduled": {Side.PATIENT: "/consult", Side.PROVIDER: "/staff"},
+}
 
 
 def tell_room_closed(socketio: SocketIO, clinic: Clinic, consult_id: int, because: str) -> None:
@@ -208,7 +217,7 @@ def tell_room_closed(socketio: SocketIO, clinic: Clinic, consult_id: int, becaus
                 "by": "patient",
                 "phase": because,
                 "reason": ROOM_CLOSED_REASONS[because],
-                "next_url": ROOM_CLOSED_NEXT[side],
+                "next_url": ROOM_CLOSED_NEXT[because][side],
             },
             namespace=NAMESPACE,
             to=room_of(consult_id, side),

@@ -72,7 +72,7 @@ def test_two_aiortc_peers_hold_a_consult_through_the_server(live_server):
     assert result["provider_audio_frames"] > 0
     assert result["chat_delivered"]
     assert result["ended_patient"]["by"] == result["ended_provider"]["by"] == "provider"
-    assert result["ended_patient"]["next_url"] == "/consult/thanks"
+    assert result["ended_patient"]["next_url"] == "/consult/ended"
     assert result["ended_provider"]["next_url"] == f"/staff/consults/{booked['id']}/outcome"
     assert 0 < result["admit_to_first_frame_patient"] < 5
     assert 0 < result["admit_to_first_frame_provider"] < 5

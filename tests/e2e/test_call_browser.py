@@ -116,7 +116,7 @@ def test_patient_and_physiotherapist_meet_in_chromium(live_server_factory, new_p
 
     # The server's warnings (25 s, then 12 s left), then its end of the call at 45 s.
     patient.get_by_text("12 seconds left").wait_for(timeout=45_000)
-    patient.wait_for_url(re.compile(r"/consult/thanks$"), timeout=30_000)
+    patient.wait_for_url(re.compile(r"/consult/ended$"), timeout=30_000)
     physio.wait_for_url(re.compile(r"/outcome$"), timeout=10_000)
     assert patient.get_by_role("heading", name="Thank you for your consult").is_visible()
     assert physio.get_by_text("Recommended service").is_visible()
@@ -145,5 +145,5 @@ def test_admin_monitor_follows_a_room_and_ends_it(live_server, new_page):
 
     admin.once("dialog", lambda dialog: dialog.accept())
     row.get_by_role("button", name=re.compile("End room")).click()
-    patient.wait_for_url(re.compile(r"/consult/thanks$"), timeout=10_000)
+    patient.wait_for_url(re.compile(r"/consult/ended$"), timeout=10_000)
     physio.wait_for_url(re.compile(r"/outcome$"), timeout=10_000)

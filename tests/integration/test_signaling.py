@@ -190,7 +190,7 @@ def test_end_tells_both_sides_where_to_go(patient, provider, clinic, consult):
     patient.emit("check_in", CHECK_IN, namespace="/consult", callback=True)
     provider.emit("admit", CHECKLIST, namespace="/consult", callback=True)
     assert patient.emit("end", {}, namespace="/consult", callback=True)["ok"]
-    assert _events(patient, "ended")[-1]["next_url"] == "/consult/thanks"
+    assert _events(patient, "ended")[-1]["next_url"] == "/consult/ended"
     assert _events(provider, "ended")[-1]["next_url"].endswith(f"/{consult.id}/outcome")
     assert (
         provider.emit("end", {}, namespace="/consult", callback=True)["error"]["code"]

@@ -1,16 +1,22 @@
 // Call buttons (mute, camera, screen share, end), the other side's media badges and the
 // connection indicator. Every state is shown as text, never by colour alone.
+import { ask } from "./dialog.js";
 import { byId, setText, setVisible } from "./ui.js";
 
 export class CallControls {
-  constructor({ socket, request, media, onEnd }) {
-    Object.assign(this, { socket, request, media, onEnd });
+  /**
+   * `onLeave`, when given, shows the Leave button: step out without ending the call.
+   */
+  constructor({ socket, request, media, onEnd, onLeave = null }) {
+    Object.assign(this, { socket, request, media, onEnd, onLeave });
     this.active = false;
     this.lastSent = "";
     this.muteButton = byId("mute-button");
     this.cameraButton = byId("camera-button");
     this.shareButton = byId("share-button");
     this.endButton = byId("end-button");
+    this.endDialog = byId("end-dialog");
+    this.leaveButton = byId("leave-button");
     this.localVideo = byId("local-video");
     this.localOff = byId("local-camera-off");
     this.message = byId("call-message");
@@ -25,7 +31,12 @@ export class CallControls {
     this.muteButton?.addEventListener("click", () => this.toggleMute());
     this.cameraButton?.addEventListener("click", () => this.toggleCamera());
     this.shareButton?.addEventListener("click", () => this.toggleShare());
-    this.endButton?.addEventListener("click", () => this.end());
+    this.endButton?.addEventListener("click", () => this.confirmEnd());
+    this.leaveButton?.addEventListener("click", () => this.onLeave?.());
+    const canLeave = Boolean(onLeave);
+    setVisible(this.leaveButton, canLeave);
+    setVisible(byId("leave-hint"), canLeave);
+    setVisible(byId("end-dialog-leave"), canLeave);
     media.addEventListener("change", () => {
       this.render();
       this.sendMediaState();
@@ -103,6 +114,13 @@ export class CallControls {
     } else if (await media.startScreenShare()) {
       setText(this.message, "You are sharing your screen. Choose Stop sharing to go back to your camera.");
     }
+  }
+
+  /** "End call" asks first: it ends the consult for both, for good. */
+  async confirmEnd() {
+    const button = this.endButton;
+    if (!button || button.getAttribute("aria-disabled") === "true") return;
+    if (await ask(this.endDialog)) await this.end();
   }
 
   async end() {

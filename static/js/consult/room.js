@@ -4,7 +4,8 @@ import { OutageAlert } from "./alerts.js";
 import { Call } from "./call.js";
 import { Chat } from "./chat.js";
 import { CallControls, ConnectionIndicator } from "./controls.js";
-import { Countdown } from "./countdown.js";
+import { Countdown, formatRemaining } from "./countdown.js";
+import { LeaveGuard } from "./guard.js";
 import { LocalMedia } from "./media.js";
 import { connect, request } from "./signaling.js";
 import { Banner, Views, byId, safeUrl, setText, setVisible, unlockOnGesture } from "./ui.js";
@@ -12,6 +13,28 @@ import { Banner, Views, byId, safeUrl, setText, setVisible, unlockOnGesture } fr
 export const TERMINAL_PHASES = new Set(["ended", "no_show_patient", "no_show_provider", "cancelled"]);
 const NOT_OPEN_RETRY_MS = 30000;
 const UNAVAILABLE_RETRY_MS = 2000;
+const DEFAULT_REJOIN_SECONDS = 120;
+// This browser was in the call a moment ago (kept across closed tabs): a new tab of it
+// that finds its side's call device away takes the call back without asking.
+const IN_CALL_KEY = "telehealth.inCall.";
+const IN_CALL_REFRESH_MS = 5000;
+
+function readMark(key) {
+  try {
+    return Number(window.localStorage.getItem(key)) || 0;
+  } catch {
+    return 0;
+  }
+}
+
+function writeMark(key, value) {
+  try {
+    if (value) window.localStorage.setItem(key, String(value));
+    else window.localStorage.removeItem(key);
+  } catch {
+    /* storage blocked: a new tab asks before taking over, as any other device does */
+  }
+}
 
 export class Room {
   /**
@@ -38,7 +61,14 @@ export class Room {
     this.moved = false;
     this.mediaStopped = false;
 
-    this.views = new Views(views);
+    this.leftView = byId("view-left");
+    this.left = false;
+    this.rejoinSeconds = Number(this.leftView?.dataset.rejoinSeconds) || DEFAULT_REJOIN_SECONDS;
+    this.inCallKey = `${IN_CALL_KEY}${this.consultId}`;
+    this.inCallTimer = 0;
+    this.autoTakeOverTried = false;
+    this.views = new Views(this.leftView ? [...views, "left"] : views);
+    this.guard = new LeaveGuard(byId("leave-page-dialog"), this.root);
     this.banner = new Banner(byId("consult-alert"));
     // Connection trouble is shown only when the call is affected (not while media flows).
     this.outage = new OutageAlert(this.banner, () => this.inCall && this.call.pc?.connectionState === "connected");
@@ -67,6 +97,7 @@ export class Room {
       request: this.request,
       media: this.media,
       onEnd: (nextUrl) => this.finish(nextUrl),
+      onLeave: this.leftView ? () => this.leave() : null,
     });
     this.countdown = new Countdown(byId("time-left"), byId("time-warning"));
     this.chat = new Chat({ request: this.request, role, otherName: this.otherName });
@@ -87,6 +118,7 @@ export class Room {
     this.takeoverButton = byId("device-takeover");
     this.takeoverError = byId("device-takeover-error");
     this.takeoverButton?.addEventListener("click", () => this.takeOver());
+    byId("rejoin-button")?.addEventListener("click", () => this.rejoin());
 
     this.views.onChange((name) => this.placeChat(name));
     this.placeChat(this.views.current);
@@ -122,7 +154,7 @@ export class Room {
       if (this.inCall) this.controls.sendMediaState(true);
     });
     socket.on("disconnect", (reason) => {
-      if (this.finished) return;
+      if (this.finished || this.left) return;
       this.connection.setSocket(false, reason);
       if (reason === "io server disconnect") {
         this.outage.show("The clinic’s server closed this connection.", {
@@ -156,7 +188,7 @@ export class Room {
   }
 
   connectError(error) {
-    if (this.finished) return;
+    if (this.finished || this.left) return;
     this.connection.setSocket(false);
     let data = error && error.data;
     if (!(data && typeof data === "object" && data.message) && error && !error.type && error.message && error.message !== "timeout") {
@@ -165,6 +197,10 @@ export class Room {
     }
     if (data && typeof data === "object" && data.message) {
       // Refused by the server: Socket.IO does not retry these by itself.
+      if (data.code === "ended") {
+        this.finish(null); // the ending page says why; never the check-in again
+        return;
+      }
       const options = { key: "connection" };
       if (data.code === "ended") {
         options.linkText = "Continue";
@@ -204,6 +240,10 @@ export class Room {
       this.role === "provider" ? `Chat opens when ${this.otherName} checks in.` : "",
     );
     const standby = state.this_device === "standby";
+    if (standby && this.cameBackToTheCall(state)) {
+      this.autoTakeOverTried = true;
+      this.takeOver();
+    }
     if (standby) {
       this.standBy(phase);
     } else if (state.this_device === "active") {
@@ -230,6 +270,8 @@ export class Room {
    */
   standBy(phase) {
     if (this.wasActive) this.moved = true;
+    this.guard.disable();
+    if (this.inCall) this.markInCall(false);
     this.wasActive = false;
     if (this.inCall) {
       this.inCall = false;
@@ -246,6 +288,26 @@ export class Room {
     setVisible(this.standbyText, standby && !this.moved);
     setVisible(this.movedText, standby && this.moved);
     if (!standby) setText(this.takeoverError, "");
+  }
+
+  /**
+   * This browser was in the call moments ago (a closed tab, a crash) and the call's device
+   * of this side is away: this page is that person coming back, not another device.
+   */
+  cameBackToTheCall(state) {
+    if (this.autoTakeOverTried || state.phase !== "in_call") return false;
+    const mine = state.presence && Array.isArray(state.presence[this.role]) ? state.presence[this.role] : [];
+    if (mine.some((device) => device && device.active)) return false;
+    const lastSeen = readMark(this.inCallKey);
+    return lastSeen > 0 && Date.now() - lastSeen < (this.rejoinSeconds + 15) * 1000;
+  }
+
+  /** Remember (or forget) that this browser is in the call, for a tab opened after a crash. */
+  markInCall(on) {
+    window.clearInterval(this.inCallTimer);
+    this.inCallTimer = 0;
+    writeMark(this.inCallKey, on ? Date.now() : 0);
+    if (on) this.inCallTimer = window.setInterval(() => writeMark(this.inCallKey, Date.now()), IN_CALL_REFRESH_MS);
   }
 
   /** "Use this device instead": this waiting device takes its side's place. */
@@ -269,6 +331,8 @@ export class Room {
     this.banner.clear("connection");
     this.views.show("call");
     this.controls.activate();
+    this.guard.enable();
+    this.markInCall(true);
     // Back after the call moved away and returned: the camera was stopped, start it again.
     const started = this.mediaStopped ? this.media.restart() : this.media.ensureStarted();
     this.mediaStopped = false;
@@ -279,10 +343,59 @@ export class Room {
     });
   }
 
+  /**
+   * "Leave": step out without ending the consult. The other side is told this one is away;
+   * this page offers to rejoin until the rejoin window closes, then the server ends it.
+   */
+  leave() {
+    if (!this.inCall || this.finished || this.left) return;
+    this.left = true;
+    this.inCall = false;
+    this.guard.disable();
+    window.clearInterval(this.inCallTimer); // the mark stays: a new tab may still come back
+    this.controls.deactivate();
+    this.countdown.stop();
+    this.call.close();
+    this.media.stopAll();
+    try {
+      this.socket.disconnect();
+    } catch {
+      /* already closed */
+    }
+    this.banner.clear();
+    this.views.show("left");
+    this.startRejoinClock();
+  }
+
+  startRejoinClock() {
+    const timer = byId("rejoin-countdown");
+    const deadline = Date.now() + this.rejoinSeconds * 1000;
+    const next = byId("left-next");
+    if (next) next.href = safeUrl(this.fallbackUrl, "/");
+    let interval = 0;
+    const render = () => {
+      const remaining = deadline - Date.now();
+      setText(timer, formatRemaining(remaining));
+      if (remaining > 0) return;
+      window.clearInterval(interval);
+      setVisible(byId("left-open"), false);
+      setVisible(byId("left-closed"), true);
+    };
+    interval = window.setInterval(render, 250);
+    render();
+  }
+
+  /** Back into the same call: the page starts again as this same device (same tab). */
+  rejoin() {
+    window.location.assign(window.location.pathname);
+  }
+
   /** The consult is over: stop the camera and microphone, hang up, go to the next page. */
   finish(nextUrl) {
     if (this.finished) return;
     this.finished = true;
+    this.guard.disable();
+    this.markInCall(false);
     this.countdown.stop();
     this.call.close();
     this.media.stopAll();
