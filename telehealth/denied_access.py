@@ -71,11 +71,13 @@ class DeniedAccess:
         db: Database,
         window_seconds: int = 60,
         prefix: str = "th:denied",
+        action: str = ACTION,
     ) -> None:
         self.redis = redis_client
         self.db = db
         self.window = max(1, int(window_seconds))
         self.prefix = prefix
+        self.action = action  # the same tally serves other anonymous requests (resends)
 
     @property
     def _due_key(self) -> str:
@@ -143,7 +145,7 @@ class DeniedAccess:
                 audit.record(
                     session,
                     actor,
-                    ACTION,
+                    self.action,
                     None,
                     target=max(counts, key=lambda target: counts[target]),
                     targets=counts,
@@ -152,7 +154,7 @@ class DeniedAccess:
                     since=datetime.fromtimestamp(int(start), UTC).isoformat(),
                     seconds=self.window,
                 )
-        log.info("audited %d window(s) of refused access", len(rows))
+        log.info("audited %d window(s) of %s", len(rows), self.action)
 
 
 def denied_access(clinic: Clinic) -> DeniedAccess:

@@ -53,6 +53,7 @@ def _in_app_context(app: Flask, duty: Any) -> None:
 
 def start_background_duties(app: Flask, root_url: str) -> Any:
     """The consult clock and the reminder sender of this process."""
+    from .booking.flows import resend_tally
     from .extensions import socketio
     from .sessions.clock import ConsultClock
     from .signaling import cut_disabled_staff, drop_local_sockets
@@ -66,6 +67,7 @@ def start_background_duties(app: Flask, root_url: str) -> Any:
     clock.sweeps.append(consult_namespace.say_alive)
     clock.sweeps.append(consult_namespace.forget_dead_devices)
     clock.sweeps.append(connect_gate(app).denied.write_due)  # refused access, one row a window
+    clock.sweeps.append(resend_tally(app.extensions["clinic"]).write_due)  # "resend my links"
     clock.outage_handlers.append(lambda: drop_local_sockets(app))
     socketio.start_background_task(_in_app_context, app, clock.run)
     socketio.start_background_task(reminder_loop, app, root_url)

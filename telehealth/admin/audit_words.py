@@ -200,6 +200,8 @@ def details(action: str, detail: dict[str, Any], people: People) -> list[str]:
         lines.append(f"Staff login: {people.staff_name(detail.pop('staff_id'))}")
     if action == "access.denied":
         lines.extend(_denied(detail))
+    if action == "booking.links_resent":
+        lines.extend(_resends(detail))
     lines.extend(f"{_label(key)}: {_plain(value)}" for key, value in sorted(detail.items()))
     return lines
 
@@ -211,6 +213,21 @@ def _denied(detail: dict[str, Any]) -> list[str]:
     if "count" in detail:
         lines.append(f"Attempts: {detail.pop('count')}")
         detail.pop("targets", None)
+    if "client" in detail:
+        lines.append(f"Client tag: {detail.pop('client')}")
+    return lines
+
+
+def _resends(detail: dict[str, Any]) -> list[str]:
+    """One row per client and hour (booking/flows.py): how often, and how many had links."""
+    targets = detail.pop("targets", {}) or {}
+    count = detail.pop("count", 0)
+    times = "once" if count == 1 else f"{count} times"
+    lines = [f"Asked {times} in the hour from {detail.pop('since', '?')}"]
+    lines.append(f"Links sent: {targets.get('sent', 0)}")
+    lines.append(f"No upcoming consult: {targets.get('nothing_to_send', 0)}")
+    for key in ("target", "seconds"):
+        detail.pop(key, None)
     if "client" in detail:
         lines.append(f"Client tag: {detail.pop('client')}")
     return lines

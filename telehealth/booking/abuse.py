@@ -1,10 +1,13 @@
 """Limits on what one client can do with the public booking routes.
 
-Two things are bounded, whatever route is used (API, booking page, manage page):
-- mail: every booking, cancel or move emails the patient, so each email address has one
-  budget of such emails per window (nobody can flood a stranger's inbox through us);
+Three things are bounded, whatever route is used (API, booking page, manage page):
+- mail: every booking, cancel, move or resend of links emails the patient, so each email
+  address has one budget of such emails per window (nobody can flood a stranger's inbox
+  through us);
 - holdings: one client address can hold at most BOOKING_MAX_FUTURE_PER_ADDRESS upcoming
-  consults, so a script cannot empty the calendar.
+  consults, so a script cannot empty the calendar;
+- resends: one client address may ask "resend my links" RESEND_LINKS_RATE_LIMIT times per
+  window, so nobody can probe many email addresses from one connection.
 
 Privacy: the client address is never stored as such. It is reduced to an HMAC with the
 server's secret (IPv6 to its /64, which one household gets) and kept only in Redis, on a key
@@ -25,11 +28,12 @@ from datetime import datetime
 from typing import cast
 
 import redis
-from limits import parse
+from limits import RateLimitItem, parse
 
 log = logging.getLogger(__name__)
 
 KEY_PREFIX = "th:booking"
+RESEND_LIMIT = "5 per hour"  # per client address; RESEND_LINKS_RATE_LIMIT overrides
 
 # KEYS: holdings zset. ARGV: now (s), cap, member, start (s).
 # Drops holdings whose consult has started, refuses past the cap, keeps the key until the
@@ -94,11 +98,18 @@ class BookingLimits:
     """The mail budget per email and the cap on upcoming consults per client address."""
 
     def __init__(
-        self, client: redis.Redis, *, max_future: int, email_limit: str, prefix: str = KEY_PREFIX
+        self,
+        client: redis.Redis,
+        *,
+        max_future: int,
+        email_limit: str,
+        resend_limit: str = RESEND_LIMIT,
+        prefix: str = KEY_PREFIX,
     ) -> None:
         self.redis = client
         self.max_future = max_future
         self.email_limit = parse(email_limit)
+        self.resend_limit = parse(resend_limit)
         self.prefix = prefix
         self._claim = client.register_script(_CLAIM_LUA)
         self._keep = client.register_script(_KEEP_LUA)
@@ -116,15 +127,20 @@ class BookingLimits:
         """Count one email to this address; False once its budget for the window is spent.
 
         A Redis outage lets mail through (bookings must not stop), as the route limits do."""
-        window = int(self.email_limit.get_expiry())
+        return self._spend_budget(f"mail:{email_hmac}", self.email_limit)
+
+    def spend_resend(self, address: str) -> bool:
+        """Count one "resend my links" from this client address; False once spent."""
+        return self._spend_budget(f"resend:{address}", self.resend_limit)
+
+    def _spend_budget(self, key: str, limit: RateLimitItem) -> bool:
+        window = int(limit.get_expiry())
         try:
-            spent = int(
-                cast(int, self._spend(keys=[f"{self.prefix}:mail:{email_hmac}"], args=[window]))
-            )
+            spent = int(cast(int, self._spend(keys=[f"{self.prefix}:{key}"], args=[window])))
         except redis.RedisError as error:
-            log.warning("booking mail budget unavailable (%s)", type(error).__name__)
+            log.warning("booking budget unavailable (%s)", type(error).__name__)
             return True
-        return spent <= self.email_limit.amount
+        return spent <= limit.amount
 
     # -- holdings ------------------------------------------------------------------
 

@@ -9,21 +9,27 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from email.message import EmailMessage
 from typing import Any
 
+import redis
 from flask import current_app, request
 from flask_limiter.util import get_remote_address
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload
 
 from ..clinic import Clinic, current_clinic
 from ..credentials import derive_credential, new_nonce
 from ..db import utcnow
-from ..domain.booking_rules import parse_booking
-from ..models import Consult
+from ..denied_access import DeniedAccess, client_tag
+from ..domain.booking_rules import normalise_email, parse_booking
+from ..extensions import socketio
+from ..models import Consult, ConsultStatus, Patient
 from ..notify import messages
 from ..notify.links import request_link
 from ..notify.messages import ConsultNotice
 from . import notices
-from .abuse import BookingLimits, client_address_key, email_key
+from .abuse import RESEND_LIMIT, BookingLimits, client_address_key, email_key
 from .service import (
     BookingRefused,
     Credentials,
@@ -73,6 +79,7 @@ def booking_limits() -> BookingLimits:
             current_clinic().redis,
             max_future=int(config["BOOKING_MAX_FUTURE_PER_ADDRESS"]),
             email_limit=str(config["BOOKING_EMAIL_RATE_LIMIT"]),
+            resend_limit=str(config.get("RESEND_LINKS_RATE_LIMIT") or RESEND_LIMIT),
         )
     return limits
 
@@ -185,6 +192,78 @@ def _email_free_consult_used(clinic: Clinic, declined: FreeConsultUsed, email: s
         clinic.mailer.send(messages.free_consult_already_used(notice, period))
     except Exception:  # noqa: BLE001 - the answer must not change when mail is down
         notices.log.exception("could not send the free-consult-used email")
+
+
+TOO_MANY_RESENDS = (
+    429,
+    "too_many_resends",
+    "You have asked for your links several times in the last hour. Please wait an hour "
+    "and try again, or call the clinic.",
+)
+RESEND_AUDIT_WINDOW_SECONDS = 3600
+
+
+def resend_tally(clinic: Clinic) -> DeniedAccess:
+    """Resend requests counted per client tag and hour: one audit row per window, with no
+    email address in it (an anonymous request may not write a row of its own)."""
+    return DeniedAccess(
+        clinic.redis,
+        clinic.db,
+        RESEND_AUDIT_WINDOW_SECONDS,
+        prefix="th:resend",
+        action="booking.links_resent",
+    )
+
+
+def resend_links(email: str) -> None:
+    """Email the links of every upcoming consult booked with `email`, if there is any.
+
+    The caller learns nothing about the address: both budgets are spent and the same
+    answer given whether or not it has a booking, and the email leaves in the background
+    so that the answer takes as long either way. BookingRefused (429) once this client or
+    this address has asked too often."""
+    clinic, limits = current_clinic(), booking_limits()
+    if not limits.spend_resend(_client_address()):
+        raise BookingRefused(*TOO_MANY_RESENDS)
+    spend_mail_budget(email)
+    with clinic.db.sessions() as session:
+        found = upcoming_consults_of(session, email, utcnow())
+        upcoming = [notices.notice_for(clinic, consult, request.url_root) for consult in found]
+    _tally_resend(clinic, sent=bool(upcoming))
+    if upcoming:
+        socketio.start_background_task(_send_quietly, clinic, messages.consult_links(upcoming))
+
+
+def upcoming_consults_of(session: Session, email: str, now: datetime) -> list[Consult]:
+    """The booked, not yet ended, real consults of one email address, soonest first."""
+    query = (
+        select(Consult)
+        .join(Patient, Consult.patient_id == Patient.id)
+        .options(joinedload(Consult.patient), joinedload(Consult.provider))
+        .where(
+            Patient.email == normalise_email(email),
+            Consult.status == ConsultStatus.BOOKED,
+            Consult.ends_at > now,
+            Consult.is_probe.is_(False),
+        )
+        .order_by(Consult.starts_at)
+    )
+    return list(session.scalars(query))
+
+
+def _tally_resend(clinic: Clinic, sent: bool) -> None:
+    tag = client_tag(clinic.config["SECRET_KEY"], get_remote_address())
+    try:
+        resend_tally(clinic).note(tag, "anonymous", "sent" if sent else "nothing_to_send")
+    except redis.RedisError as error:
+        notices.log.warning("resend tally unavailable (%s)", type(error).__name__)
+
+
+def _send_quietly(clinic: Clinic, message: EmailMessage) -> None:
+    try:
+        clinic.mailer.send(message)
+    except Exception:  # noqa: BLE001 - nobody waits for this email's outcome
+        notices.log.exception("could not send the consult links email")
 
 
 def cancel_booking(credential: str, consult: Consult) -> Consult:

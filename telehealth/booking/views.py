@@ -21,11 +21,18 @@ from ..clinic import current_clinic
 from ..consult.outcomes import outcome_of
 from ..db import utcnow
 from ..domain.availability import CLINIC_TZ
-from ..domain.booking_rules import CONDITIONS, InvalidBooking, parse_start
+from ..domain.booking_rules import (
+    CONDITIONS,
+    EMAIL_PATTERN,
+    InvalidBooking,
+    normalise_email,
+    parse_start,
+)
+from ..domain.text_rules import is_clean_text
 from ..extensions import limiter
 from ..models import COLLEGES, RECOMMENDATION_LABELS, Consult, Provider
 from ..notify.links import request_link
-from .flows import cancel_booking, move_booking, place_booking
+from .flows import cancel_booking, move_booking, place_booking, resend_links
 from .presenters import clock_time, day_heading, group_by_day
 from .service import (
     BookingRefused,
@@ -235,6 +242,33 @@ def confirmed() -> Any:
     )
 
 
+# --- resend my links -----------------------------------------------------------------
+
+RESEND_DONE = "If this address has an upcoming consult, we've sent its links."
+
+
+@bp.get("/resend-links")
+def resend_form() -> str:
+    """Lost the email? Ask for the links of your upcoming consults again."""
+    return render_template("resend.html", errors={}, email="", done=False)
+
+
+@bp.post("/resend-links")
+def resend_submit() -> Any:
+    """The same answer whether or not the address has a booking (see flows.resend_links)."""
+    email = normalise_email(request.form.get("email", ""))
+    if not EMAIL_PATTERN.match(email) or len(email) > 254 or not is_clean_text(email):
+        errors = {"email": "Enter the email address you booked with, like name@example.com."}
+        return render_template("resend.html", errors=errors, email=email, done=False), 422
+    try:
+        resend_links(email)
+    except BookingRefused as error:
+        return render_template(
+            "error.html", title="Please wait before asking again", message=error.message
+        ), error.status
+    return render_template("resend.html", errors={}, email="", done=True)
+
+
 # --- the manage link -----------------------------------------------------------------
 
 
@@ -250,6 +284,7 @@ def manage_entry(credential: str) -> Any:
             title="Booking not found",
             message="We could not find that booking. Check the link in "
             "your email, or call the clinic.",
+            show_resend=True,
         ), 404
     session[MANAGE_SESSION_KEY] = credential
     return redirect(url_for("booking.manage"), code=303)
@@ -275,6 +310,7 @@ def manage() -> Any:
             "error.html",
             title="Booking not found",
             message="Open the manage link from your confirmation email.",
+            show_resend=True,
         ), 404
     _, consult = found
     today = utcnow().astimezone(CLINIC_TZ).date()
@@ -296,14 +332,34 @@ def manage() -> Any:
     ), (422 if errors else 200)
 
 
+def _cancel_question(consult: Consult) -> str:
+    """The page that asks before cancelling; it needs no script."""
+    return render_template("cancel_confirm.html", consult=consult)
+
+
+@bp.get("/manage/cancel")
+def manage_cancel_ask() -> Any:
+    """Ask "Cancel your consult on …?" before anything is cancelled."""
+    found = _managed_consult()
+    if found is None:
+        abort(404)
+    _, consult = found
+    if not can_change(consult, utcnow()):
+        return redirect(url_for("booking.manage"), code=303)
+    return _cancel_question(consult)
+
+
 @bp.post("/manage/cancel")
 @booking_budget
 def manage_cancel() -> Any:
-    """Cancel the consult; the slot is free for someone else at once."""
+    """Cancel the consult once the patient has said yes on the question page; the slot is
+    free for someone else at once."""
     found = _managed_consult()
     if found is None:
         abort(404)
     credential, consult = found
+    if request.form.get("confirm") != "yes":
+        return _cancel_question(consult)
     try:
         cancel_booking(credential, consult)
     except BookingRefused as error:

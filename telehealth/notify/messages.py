@@ -5,6 +5,7 @@ Nothing clinical goes in here: a ConsultNotice has no reason-for-visit field on 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.headerregistry import Address
@@ -198,6 +199,43 @@ def reminder(n: ConsultNotice, hours_before: int) -> EmailMessage:
         signoff=_signoff(n),
     )
     return _email(n, letter, invite=None)
+
+
+def consult_links(notices: Sequence[ConsultNotice]) -> EmailMessage:
+    """The links of every upcoming consult booked with one email address, sent again
+    because someone asked on the site ("Resend my links"). No invite: the calendar
+    already has one, and nothing changed."""
+    first = notices[0]
+    opening = (
+        "You asked us to send the links to your upcoming free consult again. Here they are."
+        if len(notices) == 1
+        else "You asked us to send the links to your upcoming free consults again. Here they are."
+    )
+    links: list[_Link] = []
+    for n in notices:
+        when = _long_when(n.start)
+        links.append(
+            _Link(
+                f"Join your consult on {when} with {n.provider_name}",
+                n.join_url,
+                f"The link works from {n.lobby_opens_minutes} minutes before your start time.",
+            )
+        )
+        links.append(_Link(f"Cancel or change your consult on {when}", n.manage_url))
+        links.extend(_setup_links(n))
+    letter = _Letter(
+        subject="Your free consult links",
+        greeting=_greeting(first),
+        opening=(opening,),
+        details=(),
+        links=tuple(links),
+        closing=(
+            "If you did not ask for this email, you can ignore it: nothing has changed.",
+            *_contact(first),
+        ),
+        signoff=_signoff(first),
+    )
+    return _email(first, letter, invite=None)
 
 
 # --- wording shared by every email ---------------------------------------------------

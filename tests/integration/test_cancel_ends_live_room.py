@@ -85,7 +85,7 @@ def test_cancel_from_the_manage_page_ends_the_waiting_room(app, demo_clinic, clo
     consult, patient = _waiting_patient(app, demo_clinic)
     browser, token = _manage_page(app, consult)
 
-    response = browser.post("/manage/cancel", data={"csrf_token": token})
+    response = browser.post("/manage/cancel", data={"csrf_token": token, "confirm": "yes"})
 
     assert response.status_code == 303
     assert demo_clinic.live.get(consult.id).phase == "cancelled"

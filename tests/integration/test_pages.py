@@ -90,7 +90,7 @@ def test_manage_link_cancels_through_the_page(demo_clinic, client):
     slot = free_slots(client)[0]
     _manage_session(client, slot)
     page = client.get("/manage").get_data(as_text=True)
-    response = client.post("/manage/cancel", data={"csrf_token": _csrf(page)})
+    response = client.post("/manage/cancel", data={"csrf_token": _csrf(page), "confirm": "yes"})
     assert response.status_code == 303
     assert "Your consult is cancelled" in client.get(response.headers["Location"]).get_data(
         as_text=True
