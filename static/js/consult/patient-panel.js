@@ -47,7 +47,13 @@ export class PatientPanel {
     this.noShowAt = parseTime(data.noShowAt);
     this.offset = parseTime(data.serverNow) - Date.now() || 0; // server clock minus ours
     followScreenWidth(byId("patient-details"));
-    askBeforeNoShow();
+    // The form's answer (the dashboard) is where the physiotherapist goes next: the room
+    // must not follow the consult's end to the outcome page meanwhile.
+    askBeforeNoShow({
+      beforeSubmit: () => {
+        room.finished = true;
+      },
+    });
     this.render();
     window.setInterval(() => this.render(), TICK_MS);
   }

@@ -6,7 +6,12 @@ function fill(template, values) {
   return String(template || "").replace(/\{(\w+)\}/g, (whole, key) => (key in values ? values[key] : whole));
 }
 
-export function askBeforeNoShow(dialog = document.getElementById("no-show-dialog")) {
+/**
+ * @param {object} [options]
+ * @param {() => void} [options.beforeSubmit]  called once the person confirmed, before the form is sent
+ */
+export function askBeforeNoShow({ beforeSubmit } = {}) {
+  const dialog = document.getElementById("no-show-dialog");
   if (!dialog || typeof dialog.showModal !== "function") return;
   const title = dialog.querySelector("h2");
   const text = dialog.querySelector("p");
@@ -32,6 +37,7 @@ export function askBeforeNoShow(dialog = document.getElementById("no-show-dialog
     const form = pending;
     pending = null;
     dialog.close();
+    if (form && beforeSubmit) beforeSubmit();
     // submit() skips the submit event, so the dialog does not ask again.
     if (form && form.isConnected) form.submit();
   });
