@@ -18,7 +18,7 @@ from flask import (
 from sqlalchemy import select
 
 from ..clinic import current_clinic
-from ..consult.outcomes import outcome_of
+from ..consult.outcomes import TreatmentBooking, outcome_of, treatment_booking
 from ..db import utcnow
 from ..domain.availability import CLINIC_TZ
 from ..domain.booking_rules import (
@@ -30,7 +30,7 @@ from ..domain.booking_rules import (
 )
 from ..domain.text_rules import is_clean_text
 from ..extensions import limiter
-from ..models import COLLEGES, RECOMMENDATION_LABELS, Consult, Provider
+from ..models import COLLEGES, RECOMMENDATION_LABELS, Consult, ConsultOutcome, Provider
 from ..notify.links import request_link
 from .flows import cancel_booking, move_booking, place_booking, resend_links
 from .presenters import clock_time, day_heading, group_by_day
@@ -320,10 +320,12 @@ def manage() -> Any:
     except InvalidDay as error:
         (week, day), errors = (None, None), error.errors
     context = _slot_page_context(str(consult.provider_id), week, day)
+    outcome = outcome_of(current_clinic().db, consult.id)
     return render_template(
         "manage.html",
         consult=consult,
-        outcome=outcome_of(current_clinic().db, consult.id),
+        outcome=outcome,
+        treatment=_treatment(outcome),
         recommendation_labels=RECOMMENDATION_LABELS,
         changeable=can_change(consult, utcnow()),
         notice=request.args.get("done"),
@@ -347,6 +349,16 @@ def manage_cancel_ask() -> Any:
     if not can_change(consult, utcnow()):
         return redirect(url_for("booking.manage"), code=303)
     return _cancel_question(consult)
+
+
+def _treatment(outcome: ConsultOutcome | None) -> TreatmentBooking | None:
+    """How to book what the physiotherapist recommended, if anything is to be booked here."""
+    if outcome is None:
+        return None
+    config = current_app.config
+    return treatment_booking(
+        config["TREATMENT_BOOKING_URL"], config["CLINIC_EMAIL"], outcome.recommendation
+    )
 
 
 @bp.post("/manage/cancel")

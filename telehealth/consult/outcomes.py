@@ -100,12 +100,45 @@ def outcome_of(db: Database, consult_id: int) -> ConsultOutcome | None:
         ).first()
 
 
-def treatment_link(booking_url: str, clinic_email: str, recommendation: Recommendation) -> str:
-    """Where the patient books the recommended service: the clinic's booking page or email."""
-    if recommendation in (Recommendation.REFERRAL, Recommendation.NONE):
-        return ""
+@dataclass(frozen=True)
+class TreatmentBooking:
+    """How the patient books the recommended service: the clinic's booking page when it
+    has one (a real link, no mail app needed), else an email to the clinic, with the
+    address shown in words so that it works without a mail app too."""
+
+    url: str  # the booking page, or "" when the clinic books by email
+    email: str
+    subject: str
+
+    @property
+    def mailto(self) -> str:
+        return f"mailto:{self.email}?subject={quote(self.subject)}"
+
+    @property
+    def href(self) -> str:
+        return self.url or self.mailto
+
+
+def treatment_booking(
+    booking_url: str, clinic_email: str, recommendation: Recommendation | str
+) -> TreatmentBooking | None:
+    """None when nothing is to be booked here (a referral elsewhere, or no treatment)."""
+    try:
+        recommended = Recommendation(recommendation)
+    except ValueError:
+        return None
+    if recommended in (Recommendation.REFERRAL, Recommendation.NONE):
+        return None
+    subject = f"Booking request: {RECOMMENDATION_LABELS[recommended]}"
     if booking_url:
         separator = "&" if "?" in booking_url else "?"
-        return f"{booking_url}{separator}{urlencode({'service': str(recommendation)})}"
-    label = RECOMMENDATION_LABELS[recommendation]
-    return f"mailto:{clinic_email}?subject={quote('Booking request: ' + label)}"
+        url = f"{booking_url}{separator}{urlencode({'service': str(recommended)})}"
+        return TreatmentBooking(url, clinic_email, subject)
+    return TreatmentBooking("", clinic_email, subject)
+
+
+def treatment_link(booking_url: str, clinic_email: str, recommendation: Recommendation) -> str:
+    """Where the patient books the recommended service: the clinic's booking page, or a
+    mailto: link to the clinic (the email then shows the address itself); "" for none."""
+    booking = treatment_booking(booking_url, clinic_email, recommendation)
+    return booking.href if booking else ""

@@ -62,6 +62,7 @@ class _Link:
     heading: str
     url: str
     note: str = ""
+    button: bool = False  # the one thing to do next: drawn as a button in HTML
 
 
 @dataclass(frozen=True)
@@ -167,7 +168,14 @@ def recommendation_summary(
         f"Thank you for your free consult with {n.provider_name}.",
         f"Our recommendation: {recommendation}.",
     ]
-    links = [_Link("Book your treatment", book_url)] if book_url else []
+    links: list[_Link] = []
+    if book_url.startswith("mailto:"):
+        # No booking page: the address in words, which works without a mail app.
+        opening.append(
+            f"To book your treatment, email us at {n.clinic_email} or call us at {n.clinic_phone}."
+        )
+    elif book_url:
+        links.append(_Link("Book your treatment", book_url, button=True))
     if has_note:
         opening.append(f"{n.provider_name} left you a note; read it on your consult page.")
         links.append(_Link("Read the note from your physiotherapist", n.manage_url))
@@ -425,6 +433,21 @@ def _as_text(letter: _Letter) -> str:
     return "\n\n".join(blocks) + "\n"
 
 
+BUTTON_STYLE = (
+    "display:inline-block;background:#0b6e69;color:#ffffff;padding:12px 22px;"
+    "border-radius:6px;text-decoration:none;font-weight:bold"
+)
+
+
+def _html_button(link: _Link) -> str:
+    url = escape(link.url)
+    return (
+        f'<p><a href="{url}" style="{BUTTON_STYLE}">{escape(link.heading)}</a></p>\n'
+        '<p style="font-size:14px;color:#555">If the button does not work, open this '
+        f'address: <a href="{url}">{url}</a></p>'
+    )
+
+
 def _as_html(letter: _Letter) -> str:
     parts: list[str] = [f"<p>{escape(letter.greeting)}</p>"]
     parts.extend(f"<p>{escape(paragraph)}</p>" for paragraph in letter.opening)
@@ -436,6 +459,9 @@ def _as_html(letter: _Letter) -> str:
         )
         parts.append(f'<table role="presentation">{rows}</table>')
     for link in letter.links:
+        if link.button:
+            parts.append(_html_button(link))
+            continue
         note = f"<br>{escape(link.note)}" if link.note else ""
         parts.append(
             f"<p><strong>{escape(link.heading)}</strong><br>"
