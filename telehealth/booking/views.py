@@ -28,7 +28,7 @@ from ..domain.booking_rules import (
     normalise_email,
     parse_start,
 )
-from ..domain.text_rules import is_clean_text
+from ..domain.text_rules import NOT_ALLOWED, is_clean_text
 from ..extensions import limiter
 from ..models import COLLEGES, RECOMMENDATION_LABELS, Consult, ConsultOutcome, Provider
 from ..notify.links import request_link
@@ -143,9 +143,12 @@ def book() -> Any:
         week, day = _days_asked(request.args, today)
     except InvalidDay as error:
         context = _slot_page_context(provider_choice, None, None)
-        return render_template("book.html", form={}, errors=error.errors, **context), 422
+        page = render_template(
+            "book.html", form={}, errors=error.errors, field_labels=FIELD_LABELS, **context
+        )
+        return page, 422
     context = _slot_page_context(provider_choice, week, day)
-    return render_template("book.html", form={}, errors={}, **context)
+    return render_template("book.html", form={}, errors={}, field_labels=FIELD_LABELS, **context)
 
 
 def _payload_from_form(form: Any) -> dict[str, Any]:
@@ -177,10 +180,43 @@ FIELD_ALIASES = {
 }
 
 
-def _form_errors(fields: dict[str, str]) -> dict[str, str]:
+# What to change, in the words of the page (the API's messages speak of JSON fields).
+FORM_MESSAGES = {
+    "slot": "Choose one of the free times shown above. If none suits you, look at later "
+    "days or choose another physiotherapist.",
+    "email": "Enter your email address in the form name@example.com.",
+    "phone": "Enter a phone number with its area code, for example 905-555-0123.",
+    "reason": "Choose what brings you in from the list. If it is not listed, choose "
+    "\u201cSomething else\u201d and describe it in the box below.",
+    "reason_other": "Describe briefly what brings you in (up to 500 characters), or choose "
+    "a condition from the list.",
+    "consent": "Please agree to a virtual consult: tick the box under \u201cConsent to "
+    "virtual care\u201d.",
+}
+# The name each field has on the page, so that the error summary says which one to fix.
+FIELD_LABELS = {
+    "slot": "Time",
+    "name": "Full name",
+    "email": "Email",
+    "phone": "Phone",
+    "reason": "What brings you in",
+    "reason_other": "Something else",
+    "consent": "Consent to virtual care",
+    "week": "Week",
+    "day": "Day",
+}
+
+
+def _form_errors(fields: dict[str, str], form: Any) -> dict[str, str]:
+    """The API's per-field errors as the booking page words them, one per form field."""
     errors: dict[str, str] = {}
     for field, message in fields.items():
-        errors.setdefault(FIELD_ALIASES.get(field, field), message)
+        name = FIELD_ALIASES.get(field, field)
+        if name == "reason" and form.get("reason") == "other":
+            name = "reason_other"  # the box was left empty, not the list
+        errors.setdefault(
+            name, message if message == NOT_ALLOWED else FORM_MESSAGES.get(name, message)
+        )
     return errors
 
 
@@ -196,7 +232,7 @@ def book_submit() -> Any:
     try:
         answer = place_booking(_payload_from_form(form))
     except InvalidBooking as error:
-        return _book_again(form, _form_errors(error.fields), 422)
+        return _book_again(form, _form_errors(error.fields, form), 422)
     except BookingRefused as error:
         field = REFUSAL_FIELDS.get(error.code, "booking")
         return _book_again(form, {field: error.message}, error.status)
@@ -218,7 +254,9 @@ def _book_again(form: Any, errors: dict[str, str], status: int) -> tuple[str, in
     except InvalidDay as error:
         (week, day), errors = (None, None), {**errors, **error.errors}
     context = _slot_page_context(form.get("provider", "any"), week, day)
-    return render_template("book.html", form=form, errors=errors, **context), status
+    return render_template(
+        "book.html", form=form, errors=errors, field_labels=FIELD_LABELS, **context
+    ), status
 
 
 @bp.get("/book/confirmed")

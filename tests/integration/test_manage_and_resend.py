@@ -225,3 +225,40 @@ def test_the_resend_row_reads_in_words_on_the_audit_page(app, demo_clinic):
     text = _text(page)
     assert "Asked for their consult links again" in text and "Anonymous" in text
     assert "Asked once in the hour from" in text and "No upcoming consult: 1" in text
+
+
+# --- the booking page says exactly what to change -------------------------------------
+
+
+def test_every_booking_error_names_the_field_and_the_fix_and_links_to_it(app, demo_clinic):
+    client = app.test_client()
+    token = _csrf(client.get("/book").get_data(as_text=True))
+    response = client.post(
+        "/book",
+        data={"csrf_token": token, "name": "", "email": "ann@", "phone": "12", "reason": "other"},
+    )
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    summary = page.split('id="error-summary"', 1)[1].split("</div>", 1)[0]
+    expected = {
+        "#field-slot": "Time: Choose one of the free times shown above.",
+        "#name": "Full name: Enter your name (up to 120 characters).",
+        "#email": "Email: Enter your email address in the form name@example.com.",
+        "#phone": "Phone: Enter a phone number with its area code, for example 905-555-0123.",
+        "#reason_other": "Something else: Describe briefly what brings you in",
+        "#consent": "Consent to virtual care: Please agree to a virtual consult: tick the box",
+    }
+    for anchor, words in expected.items():
+        link = re.search(rf'<a href="{anchor}">([^<]+)</a>', summary)
+        assert link, f"no summary link to {anchor}"
+        assert html_text(link.group(1)).startswith(words), link.group(1)
+    for control in ("name", "email", "phone", "reason_other", "consent"):
+        assert f'id="{control}"' in page
+    assert 'id="field-slot" tabindex="-1"' in page
+    assert "ISO 8601" not in page  # the API's words stay in the API
+
+
+def html_text(fragment: str) -> str:
+    import html
+
+    return html.unescape(fragment)
