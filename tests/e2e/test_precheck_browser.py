@@ -18,18 +18,18 @@ def test_check_in_page_runs_the_connection_check_and_shows_a_verdict(live_server
 
     patient = new_page(viewport={"width": 390, "height": 844})
     patient.goto(booked["join_url"])
-    verdict = patient.locator("#precheck-verdict")
-    verdict.get_by_text(re.compile("Good for video|Audio only recommended")).wait_for(
-        timeout=30_000
-    )
+    verdict = patient.locator("#check-verdict")
+    verdict.get_by_text(
+        re.compile("Your connection is (good enough for video|too weak for smooth video)")
+    ).wait_for(timeout=30_000)
+    # The numbers wait behind Details.
+    patient.get_by_text("Details", exact=True).click()
     rtt = patient.locator("#precheck-rtt").inner_text()
     assert re.fullmatch(r"\d+ ms", rtt), rtt
     assert re.fullmatch(r"\d+ kbps", patient.locator("#precheck-bitrate").inner_text())
     assert patient.locator("#precheck-route").inner_text() == "Direct"
-    echoed = patient.evaluate(
-        "document.getElementById('precheck-video').srcObject.getVideoTracks().length"
-    )
-    assert echoed == 1
+    # The worker's echo came back (the page no longer shows it as a paused, blank video).
+    assert patient.evaluate("window.telehealthCheck.precheck.echoedTracks") >= 1
 
     physio.get_by_text(re.compile("connection check: (good for video|audio only)")).wait_for(
         timeout=10_000
