@@ -6,15 +6,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from ..domain.availability import CLINIC_TZ, Slot
+from ..domain.availability import CLINIC_TZ, Slot, format_clock
 
 
 def clock_time(moment: datetime) -> str:
-    """'9:00 a.m.' in Toronto time."""
-    local = moment.astimezone(CLINIC_TZ)
-    hour = local.hour % 12 or 12
-    suffix = "a.m." if local.hour < 12 else "p.m."
-    return f"{hour}:{local.minute:02d} {suffix}"
+    """'9:00 a.m. EST': Toronto time, with the zone (which changes with the season)."""
+    return format_clock(moment)
 
 
 def day_heading(day: date) -> str:

@@ -31,6 +31,7 @@ __all__ = [
     "Slot",
     "WeeklyWindow",
     "first_available",
+    "format_clock",
     "format_local",
     "free_slots",
     "is_bookable",
@@ -139,11 +140,16 @@ def first_available(slots: Iterable[Slot]) -> Slot | None:
 def format_local(dt: datetime, tz: ZoneInfo = CLINIC_TZ) -> str:
     """A time as patients read it, e.g. 'Tuesday, March 16, 2027 at 9:00 a.m. EDT'."""
     local = _as_utc(dt, "dt").astimezone(tz)
+    return f"{local:%A}, {local:%B} {local.day}, {local.year} at {format_clock(local, tz)}"
+
+
+def format_clock(dt: datetime, tz: ZoneInfo = CLINIC_TZ) -> str:
+    """The time of day with its zone, e.g. '9:00 a.m. EDT' (never a bare 'a.m.', so a
+    sentence that ends with a time never ends in 'a.m..')."""
+    local = _as_utc(dt, "dt").astimezone(tz)
     hour = local.hour % 12 or 12
     half = "a.m." if local.hour < 12 else "p.m."
-    zone = local.tzname() or ""
-    text = f"{local:%A}, {local:%B} {local.day}, {local.year} at {hour}:{local.minute:02d} {half}"
-    return f"{text} {zone}".rstrip()
+    return f"{hour}:{local.minute:02d} {half} {local.tzname() or tz.key}"
 
 
 # --- opening hours ----------------------------------------------------------------------
