@@ -38,7 +38,7 @@ class ClinicRedisManager(socketio.RedisManager):  # type: ignore[misc]
         self.pubsub.ignore_subscribe_messages = False
 
     def _channels(self) -> list[str]:
-        return [self.channel, self.route_channel] if self.routes else [self.channel]
+        return [self.channel] if self.routes is None else [self.channel, self.route_channel]
 
     def _redis_listen_with_retries(self) -> Iterator[Any]:  # pragma: no cover - needs outage
         retry_sleep = 0.25

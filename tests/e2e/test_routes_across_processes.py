@@ -13,6 +13,7 @@ import secrets
 import urllib.request
 from typing import Any
 
+import redis
 import socketio
 
 from tests.smtp import free_port
@@ -32,6 +33,14 @@ CHECKLIST = {
 }
 CANDIDATE = {"candidate": {"candidate": "candidate:1 1 udp 2122260223 10.0.0.1 54321 typ host"}}
 SEEN_WITHIN = 10.0
+RELAYED = 40
+
+
+def route_reads(store: redis.Redis) -> int:
+    """HGET and MULTI calls so far: what reading a route costs (the clock's sweeps use
+    neither), so relaying with a route from memory leaves them unchanged."""
+    stats = store.info("commandstats")
+    return sum(int(stats.get(f"cmdstat_{name}", {}).get("calls", 0)) for name in ("hget", "multi"))
 
 
 def staff_cookie(url: str) -> str:
@@ -117,6 +126,15 @@ def test_admit_switches_and_end_on_one_process_route_signals_on_the_other(
         assert phone.ask("signal", CANDIDATE)["ok"]
         desk.wait_for("signal")
 
+        # From here on both processes route from memory: no Redis read per signal.
+        store = redis.Redis.from_url(server.redis_url)
+        reads = route_reads(store)
+        for _ in range(RELAYED):
+            assert phone.ask("signal", CANDIDATE)["ok"]
+            assert desk.ask("signal", CANDIDATE)["ok"]
+        desk.wait_for("signal", times=1 + RELAYED)
+        assert route_reads(store) - reads < 5, "signals were routed by reading Redis"
+
         # Switched on B to the tablet (also on B): the phone on A is refused at once.
         tablet = patient(url_b, "Tablet")
         devices.append(tablet)
@@ -125,7 +143,7 @@ def test_admit_switches_and_end_on_one_process_route_signals_on_the_other(
         phone.wait_for("device_switched")
         assert phone.ask("signal", CANDIDATE)["error"]["code"] == "standby"
         assert tablet.ask("signal", CANDIDATE)["ok"]
-        desk.wait_for("signal", times=2)
+        desk.wait_for("signal", times=2 + RELAYED)
 
         # Taken back on A by the phone: the desk's next signal, relayed on B, reaches it.
         assert phone.ask("switch_device")["ok"]
