@@ -1,6 +1,7 @@
 """Test your setup, in Chromium: the setup page's verdict with the fake camera and
 microphone, with the camera blocked, and without the setup link; the patient's check-in on
-a phone; and, in a call on a phone, the unread chat count and the camera-off placeholder."""
+a phone; and, in a call on a phone, the unread chat count, the camera-off placeholder and
+the outage banner that waits until the call is affected."""
 
 from __future__ import annotations
 
@@ -137,7 +138,7 @@ def test_the_lobby_check_on_a_phone_puts_the_form_first_and_gives_the_same_verdi
     _no_internals(page)
 
 
-def test_on_a_phone_in_the_call_chat_counts_unread_and_a_stopped_camera_shows_a_placeholder(
+def test_phone_call_unread_chat_count_camera_off_placeholder_and_outage_banner_only_if_affected(
     live_server, new_page
 ):
     booked = live_server.book_now()
@@ -173,3 +174,20 @@ def test_on_a_phone_in_the_call_chat_counts_unread_and_a_stopped_camera_shows_a_
     assert patient.get_by_text("Your camera is off", exact=True).is_visible()
     patient.get_by_role("button", name="Start camera").click()
     placeholder.wait_for(state="hidden")
+
+    # The server refuses a reconnect during a Redis outage while the call's media flows:
+    # the people in the call are not affected, so no banner.
+    outage = "The clinic’s live service is reconnecting."
+    patient.evaluate(
+        "message => window.telehealthCall.room.connectError("
+        "{data: {code: 'unavailable', message}})",
+        outage,
+    )
+    alert = patient.locator("#consult-alert")
+    assert alert.inner_text() == ""
+    # Then the call's own connection goes too: now the banner says it.
+    patient.evaluate(
+        "() => { const room = window.telehealthCall.room;"
+        " room.call.pc.close(); room.outage.callChanged(); }"
+    )
+    alert.get_by_text(outage).wait_for()
