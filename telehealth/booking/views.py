@@ -182,12 +182,12 @@ FIELD_ALIASES = {
 
 # What to change, in the words of the page (the API's messages speak of JSON fields).
 FORM_MESSAGES = {
-    "slot": "Choose one of the free times shown above. If none suits you, look at later "
-    "days or choose another physiotherapist.",
+    "slot": "Choose one of the free times under \u201cChoose a time\u201d. If none suits "
+    "you, look at later days or choose another physiotherapist.",
     "email": "Enter your email address in the form name@example.com.",
     "phone": "Enter a phone number with its area code, for example 905-555-0123.",
     "reason": "Choose what brings you in from the list. If it is not listed, choose "
-    "\u201cSomething else\u201d and describe it in the box below.",
+    "\u201cSomething else\u201d and describe it in the box under the list.",
     "reason_other": "Describe briefly what brings you in (up to 500 characters), or choose "
     "a condition from the list.",
     "consent": "Please agree to a virtual consult: tick the box under \u201cConsent to "

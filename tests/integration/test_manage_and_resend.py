@@ -241,7 +241,7 @@ def test_every_booking_error_names_the_field_and_the_fix_and_links_to_it(app, de
     page = response.get_data(as_text=True)
     summary = page.split('id="error-summary"', 1)[1].split("</div>", 1)[0]
     expected = {
-        "#field-slot": "Time: Choose one of the free times shown above.",
+        "#field-slot": "Time: Choose one of the free times under “Choose a time”.",
         "#name": "Full name: Enter your name (up to 120 characters).",
         "#email": "Email: Enter your email address in the form name@example.com.",
         "#phone": "Phone: Enter a phone number with its area code, for example 905-555-0123.",
