@@ -111,9 +111,7 @@ def test_a_physiotherapist_no_show_apologises_and_offers_one_click_rebooking(app
     with demo_clinic.db.sessions() as session:
         missed = session.get(Consult, booked.id)
         new = session.scalars(
-            select(Consult).where(
-                Consult.patient_id == missed.patient_id, Consult.id != booked.id
-            )
+            select(Consult).where(Consult.patient_id == missed.patient_id, Consult.id != booked.id)
         ).one()
         created = session.scalars(
             select(AuditEvent).where(
