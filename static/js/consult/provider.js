@@ -5,7 +5,7 @@ import { ArrivalAlerts } from "./alerts.js";
 import { startDevicePanel } from "./devices.js";
 import { PatientPanel } from "./patient-panel.js";
 import { Room } from "./room.js";
-import { byId, formatTime, plural, setText, setVisible } from "./ui.js";
+import { byId, parseTime, plural, setText, setVisible } from "./ui.js";
 
 const room = new Room({
   role: "provider",
@@ -37,6 +37,18 @@ room.views.onChange((name) => {
 
 const presence = byId("patient-presence");
 const precheck = byId("precheck");
+// The clinic's time, with its zone, whatever the zone of this computer.
+const clinicClock = new Intl.DateTimeFormat("en-CA", {
+  hour: "numeric",
+  minute: "2-digit",
+  timeZone: "America/Toronto",
+  timeZoneName: "short",
+});
+
+function clinicTime(iso) {
+  const ms = parseTime(iso);
+  return Number.isFinite(ms) ? clinicClock.format(ms) : "";
+}
 
 function patientDevices(state) {
   return state.presence && Array.isArray(state.presence.patient) ? state.presence.patient : [];
@@ -52,7 +64,7 @@ function renderPresence(state) {
     kind = open.length ? "checking" : "absent";
     text = open.length ? `Arrived, checking camera and answering questions${on}` : "Not arrived yet";
   } else if (state.phase === "waiting") {
-    const since = formatTime(state.checked_in_at);
+    const since = clinicTime(state.checked_in_at);
     kind = open.length ? "waiting" : "left";
     text = open.length
       ? `Waiting since ${since || "a moment ago"}${on}`
