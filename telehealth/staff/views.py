@@ -430,7 +430,14 @@ def mark_no_show(consult_id: int) -> Any:
                 f"The patient has {round(wait.total_seconds() / 60)} minutes to arrive: you can "
                 f"mark a no-show from {format_local(consult.starts_at + wait)}."
             )
-        return render_template("error.html", title="Cannot mark a no-show", message=message), 409
+        back = url_for("staff.consult_room", consult_id=consult.id)
+        return render_template(
+            "staff/error.html",
+            title="Cannot mark a no-show",
+            message=message,
+            back_url=back,
+            back_label="Back to the consult",
+        ), 409
     return redirect(url_for("staff.dashboard"), code=303)
 
 

@@ -218,6 +218,10 @@ def test_no_show_is_offered_only_after_the_wait(app, demo_clinic):
     ]
     assert len(forms) == 3  # each row has the form (hidden until due), and the row template
     assert shown == [f"/staff/consults/{late.id}/no-show"]
+    early = client.post(f"/staff/consults/{on_time.id}/no-show", data={"csrf_token": _csrf(page)})
+    assert early.status_code == 409
+    refusal = early.get_data(as_text=True)
+    assert "Cannot mark a no-show" in refusal and 'aria-label="Staff"' in refusal
 
 
 def test_the_day_feed_is_for_staff_only(app, demo_clinic):
