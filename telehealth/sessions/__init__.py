@@ -21,7 +21,7 @@ from .state import (
     running_late,
     time_left,
 )
-from .store import LiveConsultStore, StoreBusy
+from .store import LiveConsultStore, LiveSnapshot, StoreBusy
 
 __all__ = [
     "ClockRules",
@@ -30,6 +30,7 @@ __all__ = [
     "ConsultPolicy",
     "LiveConsult",
     "LiveConsultStore",
+    "LiveSnapshot",
     "Phase",
     "Side",
     "StoreBusy",

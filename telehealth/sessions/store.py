@@ -16,7 +16,7 @@ from . import state
 from .routes import LUA_PUBLISH_ROUTE, LUA_PUBLISH_ROUTE_SCRIPT, Route
 from .state import ClockRules, LiveConsult, Phase, Side, TransitionError
 
-__all__ = ["KEEP_AFTER_END", "LiveConsultStore", "StoreBusy"]
+__all__ = ["KEEP_AFTER_END", "LiveConsultStore", "LiveSnapshot", "StoreBusy"]
 
 # Redis keeps a finished consult long enough for same-day follow-up, then forgets it.
 KEEP_AFTER_END = timedelta(hours=24)
@@ -148,6 +148,62 @@ redis.call('PEXPIRE', KEYS[2], borrow_ttl(KEYS[1], ARGV[2]))
 return added
 """
 )
+
+
+# The notes a page or the monitor shows, read with the rest of a snapshot.
+SNAPSHOT_NOTES = ("info", "checklist", "precheck", "stats:patient", "stats:provider")
+
+
+def _devices(raw: dict[str, str]) -> list[dict[str, str]]:
+    devices = [
+        {"sid": sid, "since": s.get("since", ""), "device": s.get("device", "")}
+        for sid, s in ((sid, json.loads(seen)) for sid, seen in raw.items())
+    ]
+    return sorted(devices, key=lambda d: (d["since"], d["sid"]))
+
+
+class LiveSnapshot:
+    """One consult's live state, notes, devices and active devices, read in one round trip
+    (`LiveConsultStore.snapshot`). It answers the store's reads for that consult, so a
+    broadcast to both sides and the monitor builds every view from one read."""
+
+    def __init__(
+        self,
+        consult_id: int,
+        live: LiveConsult | None,
+        notes: dict[str, dict[str, str]],
+        presence: dict[Side, list[dict[str, str]]],
+        active: dict[Side, str | None],
+    ) -> None:
+        self.consult_id = consult_id
+        self.live = live
+        self.notes = notes
+        self._presence = presence
+        self.active = active
+
+    def get(self, consult_id: int) -> LiveConsult | None:
+        self._check(consult_id)
+        return self.live
+
+    def note(self, consult_id: int, name: str) -> dict[str, str]:
+        self._check(consult_id)
+        return self.notes[name]
+
+    def presence(self, consult_id: int) -> dict[Side, list[dict[str, str]]]:
+        self._check(consult_id)
+        return self._presence
+
+    def active_sid(self, consult_id: int, side: Side) -> str | None:
+        self._check(consult_id)
+        return self.active[Side(side)]
+
+    def has_standby(self, side: Side) -> bool:
+        """True when `side` has a connected device that is not its active one."""
+        return any(d["sid"] != self.active[side] for d in self._presence[side])
+
+    def _check(self, consult_id: int) -> None:
+        if consult_id != self.consult_id:
+            raise ValueError(f"a snapshot of consult {self.consult_id}, not {consult_id}")
 
 
 class StoreBusy(RuntimeError):
@@ -343,6 +399,10 @@ class LiveConsultStore:
         """Start tracking a booked consult; an existing one is returned untouched."""
         fresh = LiveConsult(consult_id, Phase.SCHEDULED, starts_at, ends_at_booked)
         key = self._consult_key(consult_id)
+        # Every connect but a consult's first finds it: one read, no WATCH.
+        existing = _decode(cast(dict[str, str], self.redis.hgetall(key)))
+        if existing is not None:
+            return existing
         with self.redis.pipeline() as pipe:
             for _ in range(_MAX_ATTEMPTS):
                 try:
@@ -679,15 +739,31 @@ class LiveConsultStore:
 
     def presence(self, consult_id: int) -> dict[Side, list[dict[str, str]]]:
         """Connected devices per side: sid, since (ISO) and device, oldest first."""
-        out: dict[Side, list[dict[str, str]]] = {}
-        for side in Side:
-            raw = cast(dict[str, str], self.redis.hgetall(self._presence_key(consult_id, side)))
-            devices = [
-                {"sid": sid, "since": s.get("since", ""), "device": s.get("device", "")}
-                for sid, s in ((sid, json.loads(seen)) for sid, seen in raw.items())
-            ]
-            out[side] = sorted(devices, key=lambda d: (d["since"], d["sid"]))
-        return out
+        with self.redis.pipeline(transaction=False) as pipe:
+            for side in Side:
+                pipe.hgetall(self._presence_key(consult_id, side))
+            raws = pipe.execute()
+        return {side: _devices(raw) for side, raw in zip(Side, raws, strict=True)}
+
+    def snapshot(self, consult_id: int) -> LiveSnapshot:
+        """Everything the pages and the monitor show of a consult, in one round trip."""
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(self._consult_key(consult_id))
+            for name in SNAPSHOT_NOTES:
+                pipe.hgetall(self._note_key(consult_id, name))
+            for side in Side:
+                pipe.hgetall(self._presence_key(consult_id, side))
+                pipe.hget(self._active_key(consult_id, side), "sid")
+            answers = pipe.execute()
+        notes = dict(zip(SNAPSHOT_NOTES, answers[1 : 1 + len(SNAPSHOT_NOTES)], strict=True))
+        per_side = answers[1 + len(SNAPSHOT_NOTES) :]
+        return LiveSnapshot(
+            consult_id,
+            _decode(answers[0]),
+            notes,
+            {side: _devices(per_side[2 * i]) for i, side in enumerate(Side)},
+            {side: per_side[2 * i + 1] or None for i, side in enumerate(Side)},
+        )
 
     def waiting_devices(self, consult_id: int, side: Side) -> list[str]:
         """Sids of `side`'s connected devices that are not the active one, newest first."""

@@ -48,7 +48,6 @@ from .rooms import (
     other_side,
     room_of,
     send_ice_servers,
-    send_state,
 )
 from .routing import RelayRoutes
 from .throttle import TokenBucket, connect_gate
@@ -167,6 +166,11 @@ class ConsultNamespace(PrecheckEvents, Namespace):
         )
         sid = current_sid()
         device = device_label(auth.get("device"))
+        # In its rooms before the join, so the join's one broadcast (`state` to every device
+        # of both sides, the monitor's room) reaches this socket too. A refused connect
+        # leaves its rooms with it.
+        join_room(room_of(consult.id))
+        join_room(room_of(consult.id, side))
         # Served from before the join: the route the join writes is kept without a read.
         self.routes.serve(consult.id)
         try:
@@ -185,10 +189,6 @@ class ConsultNamespace(PrecheckEvents, Namespace):
             staff_id,
             room_of(consult.id, other_side(side)),
         )
-        join_room(room_of(consult.id))
-        join_room(room_of(consult.id, side))
-        # The device_joined event went out before this socket was in its rooms.
-        send_state(self.socketio, self.clinic, consult.id, to=sid, side=side)
         # A waiting device gets no ICE servers: it takes no part in the call until switched.
         if live.phase == Phase.IN_CALL and self.routes.active(consult.id, side) == sid:
             send_ice_servers(self.socketio, self.clinic, consult.id, side, to=sid)

@@ -7,6 +7,7 @@ import hmac
 from typing import Any
 
 from flask import session
+from sqlalchemy.orm import Session, joinedload
 
 from ..clinic import Clinic
 from ..consult.access import PatientPass, consult_for_credential, consult_for_pass
@@ -45,7 +46,7 @@ def _identify_patient(clinic: Clinic, gate: ConnectGate, auth: dict[str, Any]) -
                 consult_for_pass(db_session, patient_pass, now, rules) if patient_pass else None
             )
         if consult is not None:
-            _ = consult.provider.name, consult.patient.name
+            consult = _with_names(db_session, consult.id)
     if consult is None:
         raise gate.refuse("anonymous", TARGET, "unauthorized", "This consult link is not active.")
     return consult, Side.PATIENT, f"patient:{consult.id}", None
@@ -58,9 +59,7 @@ def _identify_staff(
     consult = None
     if isinstance(consult_id, int) and staff.is_physiotherapist:
         with clinic.db.sessions() as db_session:
-            consult = db_session.get(Consult, consult_id)
-            if consult is not None:
-                _ = consult.provider.name, consult.patient.name
+            consult = _with_names(db_session, consult_id)
     if (
         consult is None
         or consult.provider_id != staff.provider_id
@@ -84,11 +83,20 @@ def _identify_probe(
     consult = None
     if token and isinstance(given, str) and hmac.compare_digest(given, token):
         with clinic.db.sessions() as db_session:
-            consult = db_session.get(Consult, consult_id) if isinstance(consult_id, int) else None
-            if consult is not None:
-                _ = consult.provider.name, consult.patient.name
+            consult = _with_names(db_session, consult_id) if isinstance(consult_id, int) else None
     if consult is None or not consult.is_probe:
         raise gate.refuse(
             "service", TARGET, "unauthorized", "Only probe consults accept the service."
         )
     return consult, Side.PROVIDER, "service:probe", None
+
+
+def _with_names(db_session: Session, consult_id: int) -> Consult | None:
+    """The consult with its physiotherapist and patient (their names go in the room's note)
+    in one query, before the session closes: no lazy load afterwards."""
+    return db_session.get(
+        Consult,
+        consult_id,
+        options=[joinedload(Consult.provider), joinedload(Consult.patient)],
+        populate_existing=True,
+    )

@@ -20,7 +20,7 @@ from ..domain.availability import CLINIC_TZ, local_day_bounds
 from ..domain.names import short_name
 from ..models import Consult, ConsultStatus
 from ..protocol.acks import ok, refused
-from ..sessions import LiveConsult, Phase, Side
+from ..sessions import LiveConsult, LiveSnapshot, Phase, Side
 from ..staff.auth import current_staff
 from .context import current_sid
 from .messages import ROUTES, STATS_RANGES, VERDICTS, stat_number
@@ -100,14 +100,16 @@ def _flags(live: LiveConsult, health: dict[str, dict[str, str]], now: datetime) 
     return flags
 
 
-def room_summary(clinic: Clinic, live: LiveConsult, now: datetime) -> dict[str, Any]:
-    """Call metadata an admin may see: never SDP, media or chat."""
-    info = clinic.live.note(live.consult_id, "info")
-    presence = clinic.live.presence(live.consult_id)
-    health = {
-        str(side): sane_health(clinic.live.note(live.consult_id, f"stats:{side}")) for side in Side
-    }
-    precheck = sane_health(clinic.live.note(live.consult_id, "precheck"))
+def room_summary(
+    clinic: Clinic, live: LiveConsult, now: datetime, reads: LiveSnapshot | None = None
+) -> dict[str, Any]:
+    """Call metadata an admin may see: never SDP, media or chat. `reads`: the consult
+    read in one round trip (else it is read now)."""
+    reads = reads or clinic.live.snapshot(live.consult_id)
+    info = reads.note(live.consult_id, "info")
+    presence = reads.presence(live.consult_id)
+    health = {str(side): sane_health(reads.note(live.consult_id, f"stats:{side}")) for side in Side}
+    precheck = sane_health(reads.note(live.consult_id, "precheck"))
     return {
         "consult_id": live.consult_id,
         "provider_name": info.get("provider_name", ""),
@@ -176,13 +178,16 @@ def todays_rooms(clinic: Clinic, now: datetime) -> list[dict[str, Any]]:
     return rows
 
 
-def send_room_update(socketio: SocketIO, clinic: Clinic, consult_id: int) -> None:
+def send_room_update(
+    socketio: SocketIO, clinic: Clinic, consult_id: int, reads: LiveSnapshot | None = None
+) -> None:
     """Push one room's new state to every admin watching, on any web process."""
-    live = clinic.live.get(consult_id)
+    reads = reads or clinic.live.snapshot(consult_id)
+    live = reads.live
     if live is not None:
         socketio.emit(
             "room",
-            room_summary(clinic, live, utcnow()),
+            room_summary(clinic, live, utcnow(), reads),
             namespace=MONITOR_NAMESPACE,
             to=MONITOR_ROOM,
         )

@@ -10,7 +10,7 @@ from flask_socketio import SocketIO
 
 from ..clinic import Clinic
 from ..db import utcnow
-from ..sessions import ConsultChanged, LiveConsult, Phase, Side
+from ..sessions import ConsultChanged, LiveConsult, LiveSnapshot, Phase, Side
 from .ice import ice_servers, spend_from_budget, turn_budget_key
 
 NAMESPACE = "/consult"
@@ -57,14 +57,20 @@ def _presence_view(
 
 
 def state_view(
-    clinic: Clinic, live: LiveConsult, side: Side, this_device: str | None = None
+    clinic: Clinic,
+    live: LiveConsult,
+    side: Side,
+    this_device: str | None = None,
+    reads: LiveSnapshot | None = None,
 ) -> dict[str, Any]:
     """The consult as one side sees it; the patient never sees the provider's notes.
     `this_device` ("active" or "standby") tells the device it goes to whether it is the one
-    in the call; the physiotherapist also learns when the patient has a device waiting."""
-    info = clinic.live.note(live.consult_id, "info")
-    active = {each: clinic.live.active_sid(live.consult_id, each) for each in Side}
-    presence = _presence_view(clinic.live.presence(live.consult_id), active)
+    in the call; the physiotherapist also learns when the patient has a device waiting.
+    `reads`: the consult read once for a whole broadcast (else it is read now)."""
+    reads = reads or clinic.live.snapshot(live.consult_id)
+    info = reads.note(live.consult_id, "info")
+    active = {each: reads.active_sid(live.consult_id, each) for each in Side}
+    presence = _presence_view(reads.presence(live.consult_id), active)
     view: dict[str, Any] = {
         "consult_id": live.consult_id,
         "you": str(side),
@@ -83,11 +89,11 @@ def state_view(
         view["this_device"] = this_device
     if side == Side.PROVIDER:
         view["patient_name"] = info.get("patient_name", "")
-        checklist: dict[str, Any] = dict(clinic.live.note(live.consult_id, "checklist"))
+        checklist: dict[str, Any] = dict(reads.note(live.consult_id, "checklist"))
         if checklist:
             checklist["in_ontario"] = checklist.get("in_ontario") == "yes"
         view["checklist"] = checklist or None
-        view["precheck"] = clinic.live.note(live.consult_id, "precheck") or None
+        view["precheck"] = reads.note(live.consult_id, "precheck") or None
         view["patient_device_waiting"] = any(
             not device["active"] for device in presence[str(Side.PATIENT)]
         )
@@ -102,31 +108,35 @@ def send_state(
     side: Side | None = None,
 ) -> None:
     """Tell both sides (or one socket of `side`) how the consult stands now, and the admins.
-    Each device hears whether it is its side's active one."""
-    live = clinic.live.get(consult_id)
+    Each device hears whether it is its side's active one. One Redis round trip for all of
+    it (`LiveConsultStore.snapshot`), and no message for a side's waiting devices when it
+    has none."""
+    reads = clinic.live.snapshot(consult_id)
+    live = reads.live
     if live is None:
         return
     if to is not None:
         side = side or Side.PATIENT
-        role = "active" if clinic.live.active_sid(consult_id, side) == to else "standby"
-        socketio.emit("state", state_view(clinic, live, side, role), namespace=NAMESPACE, to=to)
+        role = "active" if reads.active[side] == to else "standby"
+        view = state_view(clinic, live, side, role, reads)
+        socketio.emit("state", view, namespace=NAMESPACE, to=to)
         return
     for each in Side:
-        active = clinic.live.active_sid(consult_id, each)
+        active = reads.active[each]
         if active:
+            view = state_view(clinic, live, each, "active", reads)
+            socketio.emit("state", view, namespace=NAMESPACE, to=active)
+        if reads.has_standby(each):
             socketio.emit(
-                "state", state_view(clinic, live, each, "active"), namespace=NAMESPACE, to=active
+                "state",
+                state_view(clinic, live, each, "standby", reads),
+                namespace=NAMESPACE,
+                to=room_of(consult_id, each),
+                skip_sid=active,
             )
-        socketio.emit(
-            "state",
-            state_view(clinic, live, each, "standby"),
-            namespace=NAMESPACE,
-            to=room_of(consult_id, each),
-            skip_sid=active,
-        )
     from .monitor import send_room_update
 
-    send_room_update(socketio, clinic, consult_id)
+    send_room_update(socketio, clinic, consult_id, reads)
 
 
 def send_ice_servers(
