@@ -509,6 +509,49 @@ def commands_between(before: dict[str, int], after: dict[str, int]) -> dict[str,
     return {name: calls for name, calls in sorted(spent.items()) if calls > 0}
 
 
+PY_SPY = shutil.which("py-spy")
+
+
+class Sampler:
+    """py-spy recording one server process into collapsed stacks, one phase at a time."""
+
+    def __init__(self, pid: int, prefix: Path | None) -> None:
+        self.pid, self.prefix = pid, prefix
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, phase: str) -> None:
+        self.stop()
+        if self.prefix is None or PY_SPY is None:
+            return
+        self.process = subprocess.Popen(
+            [
+                PY_SPY,
+                "record",
+                "--pid",
+                str(self.pid),
+                "--rate",
+                "200",
+                "--format",
+                "raw",
+                "--output",
+                f"{self.prefix}-{phase}.txt",
+                "--nonblocking",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(0.5)  # py-spy attaches before the phase starts
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+            self.process = None
+
+
 def run_load(
     rooms_file: Path,
     server_pid: int,
@@ -516,9 +559,14 @@ def run_load(
     warmup: float,
     extra_pids: dict[str, int | None],
     redis_client: Any = None,
+    profile: Path | None = None,
 ) -> dict[str, Any]:
     """One load.js run; CPU of the server (and extras) over its measured window only, and
-    with `redis_client` the Redis commands run meanwhile."""
+    with `redis_client` the Redis commands run meanwhile. With `profile`, py-spy samples the
+    server while the sockets connect (`<profile>-connect.txt`) and over the measured window
+    (`<profile>-relay.txt`), as collapsed stacks."""
+    sampler = Sampler(server_pid, profile)
+    sampler.start("connect")
     process = subprocess.Popen(
         [
             "node",
@@ -548,6 +596,7 @@ def run_load(
         for line in process.stdout:
             line = line.strip()
             if line == "#measuring":
+                sampler.start("relay")
                 before = {name: cpu_seconds(pid) for name, pid in pids.items()}
                 before["machine"] = machine_busy_seconds()
                 if redis_client is not None:
@@ -557,6 +606,7 @@ def run_load(
                 after["machine"] = machine_busy_seconds()
                 if redis_client is not None:
                     commands["after"] = redis_commands(redis_client)
+                sampler.stop()
             elif line.startswith("{"):
                 result = json.loads(line)
             if time.monotonic() > deadline:
@@ -564,6 +614,7 @@ def run_load(
         process.wait(timeout=30)
     finally:
         stop(process)
+        sampler.stop()
     if result is None or not before or not after:
         raise RuntimeError(f"load.js gave no result (exit {process.returncode})")
     relayed = max(1, int(result["relayed_msgs"]))
@@ -711,6 +762,13 @@ def main() -> None:
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary instance folder")
     parser.add_argument(
+        "--profile",
+        type=Path,
+        default=None,
+        help="with py-spy on PATH: sample our server in its first run into PROFILE-connect.txt "
+        "and PROFILE-relay.txt (collapsed stacks)",
+    )
+    parser.add_argument(
         "--quiet-wait",
         type=float,
         default=0,
@@ -840,6 +898,7 @@ def main() -> None:
                         args.warmup,
                         {"redis": ours.redis_pid()},
                         redis_client,
+                        args.profile if round_index == 0 else None,
                     )
                 else:
                     result = run_load(rooms_files[name], pid, args.seconds, args.warmup, {})
