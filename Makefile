@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-quick lint audit bench clean
+.PHONY: install run test test-quick lint audit bench screens clean
 
 install: $(STAMP)
 
@@ -43,6 +43,11 @@ test-quick: install
 bench: install
 	$(BIN)/python bench/slots.py
 	$(BIN)/python bench/booking_race.py
+
+# One screenshot per page state into docs/screens/ (tests/e2e/screens.py), taken inside the
+# network namespace as the browser tests run.
+screens: install
+	$(BIN)/python tests/netns.py $(BIN)/python -m tests.e2e.screens
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,79 @@
+"""axe-core finds no accessibility violation on any page state (page_states.STATES), on a
+desktop and, for the pages patients see, on a 360 px phone.
+
+Rules: WCAG 2.0 and 2.1, levels A and AA, plus axe's best-practice rules (landmarks, one
+main heading, heading order, unique landmark names...): they all hold on our pages, and
+each one stands for something a screen-reader user notices. axe runs in the real page,
+under its real content security policy (injected through the DevTools protocol, not as a
+script tag).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.page_states import CASES, Clinics, PageState, Tour
+
+AXE = Path(__file__).parents[1] / "vendor" / "axe-core" / "axe.min.js"
+RULE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
+
+RUN_AXE = """async (tags) => {
+  const results = await window.axe.run(document, {
+    runOnly: { type: 'tag', values: tags },
+    resultTypes: ['violations'],
+  });
+  return results.violations.map((v) => ({
+    id: v.id,
+    impact: v.impact,
+    help: v.help,
+    helpUrl: v.helpUrl,
+    nodes: v.nodes.map((n) => ({ target: n.target.join(' '), summary: n.failureSummary })),
+  }));
+}"""
+
+
+def axe_violations(page: Any) -> list[dict[str, Any]]:
+    """axe's violations of RULE_TAGS on the page as it is now."""
+    if not page.evaluate("typeof window.axe === 'object'"):
+        page.evaluate(AXE.read_text())
+    return list(page.evaluate(RUN_AXE, RULE_TAGS))
+
+
+def describe(violations: list[dict[str, Any]]) -> str:
+    """One block per rule broken: what, how bad, where (selectors), and how to fix it."""
+    lines = []
+    for v in violations:
+        lines.append(f"{v['id']} ({v['impact']}): {v['help']}  <{v['helpUrl']}>")
+        for node in v["nodes"]:
+            lines.append(f"    at {node['target']}")
+            for hint in (node["summary"] or "").splitlines():
+                lines.append(f"        {hint}")
+    return "\n".join(lines)
+
+
+@pytest.fixture(scope="module")
+def tour(
+    chromium: Any, backend: Any, module_server: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Tour]:
+    """The module's browser and clinics (the default one and those states ask for)."""
+    clinics = Clinics(backend, tmp_path_factory.mktemp("clinics"), module_server)
+    yield Tour(chromium, clinics)
+    clinics.stop()
+
+
+@pytest.mark.parametrize(
+    ("state", "viewport"), CASES, ids=[f"{state.name}-{viewport}" for state, viewport in CASES]
+)
+def test_page_state_has_no_axe_violations(state: PageState, viewport: str, tour: Tour) -> None:
+    visit = tour.visit(state, viewport)
+    try:
+        page = state.reach(visit)
+        violations = axe_violations(page)
+        where = page.url
+    finally:
+        visit.close()
+    assert not violations, f"{state.name} at {viewport} width ({where}):\n{describe(violations)}"
