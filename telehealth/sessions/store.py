@@ -696,15 +696,36 @@ class LiveConsultStore:
         """A web process says it is alive (its devices are real) for `ttl_seconds`."""
         self.redis.set(f"{self.prefix}:process:{process}", "1", ex=ttl_seconds)
 
-    def devices_of_dead_processes(self, consult_id: int) -> list[tuple[Side, str]]:
-        """(side, sid) of devices whose web process has stopped saying it is alive."""
-        stale: list[tuple[Side, str]] = []
-        for side in Side:
-            raw = cast(dict[str, str], self.redis.hgetall(self._presence_key(consult_id, side)))
-            for sid, seen in raw.items():
-                process = json.loads(seen).get("process")
-                if process and not self.redis.exists(f"{self.prefix}:process:{process}"):
-                    stale.append((side, sid))
+    def devices_of_dead_processes(
+        self, consult_ids: list[int]
+    ) -> dict[int, list[tuple[Side, str]]]:
+        """(side, sid) per consult of devices whose web process has stopped saying it is
+        alive. Two round trips however many consults: every clock tick of every process
+        asks for all live consults."""
+        with self.redis.pipeline(transaction=False) as pipe:
+            for consult_id in consult_ids:
+                for side in Side:
+                    pipe.hgetall(self._presence_key(consult_id, side))
+            raws = iter(pipe.execute())
+        seen = {
+            (consult_id, side): {
+                sid: json.loads(device).get("process") for sid, device in next(raws).items()
+            }
+            for consult_id in consult_ids
+            for side in Side
+        }
+        processes = sorted({p for devices in seen.values() for p in devices.values() if p})
+        if not processes:
+            return {}
+        with self.redis.pipeline(transaction=False) as pipe:
+            for process in processes:
+                pipe.exists(f"{self.prefix}:process:{process}")
+            alive = {p for p, exists in zip(processes, pipe.execute(), strict=True) if exists}
+        stale: dict[int, list[tuple[Side, str]]] = {}
+        for (consult_id, side), devices in seen.items():
+            for sid, process in devices.items():
+                if process and process not in alive:
+                    stale.setdefault(consult_id, []).append((side, sid))
         return stale
 
     def phase(self, consult_id: int) -> Phase | None:

@@ -247,8 +247,9 @@ class ConsultNamespace(PrecheckEvents, Namespace):
         """Let go of devices held by dead processes, telling the other side as a disconnect
         would have; any live process may do it for all of them."""
         now, forgotten = utcnow(), 0
-        for consult_id in self.clinic.live.live_ids():
-            for side, sid in self.clinic.live.devices_of_dead_processes(consult_id):
+        dead = self.clinic.live.devices_of_dead_processes(self.clinic.live.live_ids())
+        for consult_id, devices in dead.items():
+            for side, sid in devices:
                 forgotten += 1
                 self.clinic.consults.device_left(consult_id, side, sid, now)
         return forgotten

@@ -174,3 +174,20 @@ def test_a_route_message_is_read_strictly():
     assert Route.decode(json.dumps({"id": 3, "v": 2, "phase": "bogus"})) is None
     route = Route(3, 2, Phase.IN_CALL, "a", "")
     assert Route.decode(route.encode()) == route
+
+
+def test_devices_of_dead_web_processes_are_found_for_every_consult_at_once(demo_clinic):
+    store, consults, now = demo_clinic.live, demo_clinic.consults, utcnow()
+    ids = [901, 902]  # live rooms only: the sweep reads Redis alone
+    for consult_id in ids:
+        consults.open_room(consult_id, now, now + timedelta(minutes=20))
+    store.process_alive("alive", 60)
+    consults.device_joined(ids[0], Side.PATIENT, "sid-1", "Phone", now, "alive")
+    consults.device_joined(ids[0], Side.PROVIDER, "sid-2", "Desk", now, "gone")
+    consults.device_joined(ids[1], Side.PATIENT, "sid-3", "Phone", now, "gone")
+
+    assert store.devices_of_dead_processes(ids) == {
+        ids[0]: [(Side.PROVIDER, "sid-2")],
+        ids[1]: [(Side.PATIENT, "sid-3")],
+    }
+    assert store.devices_of_dead_processes([]) == {}
