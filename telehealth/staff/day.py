@@ -12,7 +12,7 @@ from flask import url_for
 from sqlalchemy import select
 
 from ..clinic import Clinic
-from ..domain.availability import CLINIC_TZ, format_local, local_day_bounds
+from ..domain.availability import CLINIC_TZ, format_clock, format_local, local_day_bounds
 from ..models import Consult, ConsultOutcome, ConsultStatus
 from ..sessions import ConsultPolicy, LiveConsult, Phase, Side
 
@@ -112,10 +112,7 @@ def _detail(consult: Consult, live: LiveConsult | None, patient_here: bool, now:
 
 def clock(moment: datetime) -> str:
     """'9:02 a.m. EST', in the clinic's time zone, with the zone."""
-    local = moment.astimezone(CLINIC_TZ)
-    hour = local.hour % 12 or 12
-    half = "a.m." if local.hour < 12 else "p.m."
-    return f"{hour}:{local.minute:02d} {half} {local.tzname() or ''}".rstrip()
+    return format_clock(moment)
 
 
 def consult_row(

@@ -34,9 +34,14 @@ export function parseTime(iso) {
   return Date.parse(iso.replace(/(\.\d{3})\d+/, "$1"));
 }
 
-const clockFormat = new Intl.DateTimeFormat("en-CA", { hour: "numeric", minute: "2-digit" });
+// The clinic's zone, like every other time the clinic shows: both people are in Ontario.
+const clockFormat = new Intl.DateTimeFormat("en-CA", {
+  hour: "numeric",
+  minute: "2-digit",
+  timeZone: "America/Toronto",
+});
 
-/** "9:02 a.m." in the viewer's time zone, or "" when the time is missing. */
+/** "9:02 a.m." in the clinic's time zone, or "" when the time is missing. */
 export function formatTime(iso) {
   const ms = parseTime(iso);
   return Number.isFinite(ms) ? clockFormat.format(ms) : "";
