@@ -5,7 +5,12 @@ Rules: WCAG 2.0 and 2.1, levels A and AA, plus axe's best-practice rules (landma
 main heading, heading order, unique landmark names...): they all hold on our pages, and
 each one stands for something a screen-reader user notices. axe runs in the real page,
 under its real content security policy (injected through the DevTools protocol, not as a
-script tag).
+script tag). A planted violation proves the check sees what it should.
+
+axe leaves one question to people ("incomplete", not a violation): captions for the <video>
+elements. They show the live camera of the two people in the call (and the patient's own
+preview), two-way conversation rather than published media; the call's chat is the text
+channel.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.page_states import CASES, Clinics, PageState, Tour
+from tests.e2e.page_states import CASES, STATES, Clinics, PageState, Tour
 
 AXE = Path(__file__).parents[1] / "vendor" / "axe-core" / "axe.min.js"
 RULE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
@@ -77,3 +82,22 @@ def test_page_state_has_no_axe_violations(state: PageState, viewport: str, tour:
     finally:
         visit.close()
     assert not violations, f"{state.name} at {viewport} width ({where}):\n{describe(violations)}"
+
+
+def test_the_check_sees_a_planted_violation(tour: Tour) -> None:
+    """The check itself works under the pages' security policy: an unlabelled field and an
+    image without a text alternative, planted in the home page, are reported."""
+    home = next(state for state in STATES if state.name == "home")
+    visit = tour.visit(home, "desktop")
+    try:
+        page = home.reach(visit)
+        page.evaluate(
+            """() => {
+              const main = document.querySelector('main');
+              main.insertAdjacentHTML('beforeend', '<input type="text"><img src="/favicon.ico">');
+            }"""
+        )
+        found = {violation["id"] for violation in axe_violations(page)}
+    finally:
+        visit.close()
+    assert {"label", "image-alt"} <= found, found
