@@ -309,6 +309,13 @@ def too_early(visit: Visit) -> Any:
     return page
 
 
+def too_late(visit: Visit) -> Any:
+    """A join link opened two days after its consult (past the clock's watch, never ended)."""
+    page = visit.open(visit.book_later(datetime.now(UTC) - timedelta(days=2))["join_url"])
+    page.get_by_role("heading", level=1).wait_for()
+    return page
+
+
 def waiting_room(visit: Visit) -> Any:
     """Checked in, waiting for the physiotherapist."""
     page = visit.page()
@@ -545,9 +552,9 @@ def watched_waiting_room(visit: Visit) -> tuple[Any, Any]:
     monitor = visit.admin("/admin")
     patient = visit.page()
     check_in(patient, booked["join_url"])
-    monitor.locator(f'#rooms tr[data-consult="{booked["id"]}"]').get_by_text(
-        "Patient waiting"
-    ).wait_for()
+    row = monitor.locator(f'#rooms tr[data-consult="{booked["id"]}"]')
+    row.get_by_text("Patient waiting").wait_for()
+    row.scroll_into_view_if_needed()
     return monitor, patient
 
 
@@ -562,6 +569,7 @@ def admin_monitor_call(visit: Visit) -> Any:
     page = visit.admin("/admin")
     row = page.locator(f'#rooms tr[data-consult="{call.booked["id"]}"]')
     row.get_by_text(re.compile(r"\d+ ms")).first.wait_for(timeout=15_000)
+    row.scroll_into_view_if_needed()
     return page
 
 
@@ -630,6 +638,7 @@ STATES = [
     PageState("setup", setup_any_day, patient=True),
     PageState("setup-from-email", setup_from_email, patient=True),
     PageState("consult-too-early", too_early, patient=True),
+    PageState("consult-too-late", too_late, patient=True),
     PageState("consult-check-in", check_in_page, patient=True),
     PageState("consult-check-in-errors", check_in_errors, patient=True),
     PageState("consult-waiting-room", waiting_room, patient=True),
