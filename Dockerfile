@@ -25,7 +25,8 @@ WORKDIR /src
 COPY pyproject.toml README.m[d] ./
 COPY telehealth ./telehealth
 RUN pip install --upgrade pip \
- && pip install .
+ && pip install . \
+ && cd / && python -m telehealth.i18n
 
 # --- runtime ----------------------------------------------------------------------------
 FROM python:3.11-slim

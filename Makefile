@@ -4,15 +4,28 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-quick lint audit bench screens clean
+.PHONY: install translations i18n-extract i18n-update run test test-quick lint audit bench screens clean
 
-install: $(STAMP)
+install: $(STAMP) translations
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
+
+# The French catalog, compiled from telehealth/translations/ (only when a source changed).
+translations: $(STAMP)
+	$(BIN)/python -c "from telehealth.i18n import compile_catalogs; compile_catalogs()"
+
+# Every message people read, from the templates and the Python code, into the template
+# catalog; then merged into the French catalog (new messages arrive untranslated; the
+# catalog test names each one until it is translated).
+i18n-extract: $(STAMP)
+	$(BIN)/pybabel extract --quiet -F babel.cfg -k _l -k lazy_gettext -o telehealth/translations/messages.pot .
+
+i18n-update: i18n-extract
+	$(BIN)/pybabel update --quiet --no-fuzzy-matching -i telehealth/translations/messages.pot -d telehealth/translations -l fr_CA
 
 run: install
 	$(BIN)/telehealth init-db

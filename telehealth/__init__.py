@@ -53,7 +53,7 @@ def _limiter_storage(redis_url: str) -> str:
 
 
 def _init_extensions(app: Flask, redis_url: str) -> None:
-    from . import access_log, errors, security, signaling
+    from . import access_log, errors, i18n, security, signaling
     from .extensions import csrf, limiter
     from .staff import auth
 
@@ -64,6 +64,7 @@ def _init_extensions(app: Flask, redis_url: str) -> None:
     app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
     limiter.init_app(app)
     csrf.init_app(app)
+    i18n.init_app(app)
     security.init_app(app)
     errors.init_app(app)
     access_log.init_app(app)
