@@ -24,8 +24,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Flask, Response, g, has_request_context, redirect, request
+from flask import Blueprint, Flask, g, has_request_context, redirect, request
 from flask_babel import Babel, get_locale
+from werkzeug.wrappers import Response
 
 log = logging.getLogger(__name__)
 
