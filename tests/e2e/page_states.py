@@ -593,6 +593,7 @@ class PageState:
     reach: Callable[[Visit], Any]
     patient: bool = False  # patients see it: also at a phone's width
     clinic: tuple[tuple[str, str], ...] = ()  # settings of a clinic of its own, if it needs one
+    slow: bool = False  # a call or a clinic's wait on the way: over 15 s
 
 
 # A clinic where the no-show wait is over in 2 seconds: the physiotherapist's absence.
@@ -642,15 +643,17 @@ STATES = [
     PageState("consult-check-in", check_in_page, patient=True),
     PageState("consult-check-in-errors", check_in_errors, patient=True),
     PageState("consult-waiting-room", waiting_room, patient=True),
-    PageState("consult-in-call-patient", patient_in_call, patient=True),
-    PageState("consult-end-question", end_question, patient=True),
-    PageState("consult-left", left_call, patient=True),
-    PageState("consult-ended", patient_ended, patient=True),
+    PageState("consult-in-call-patient", patient_in_call, patient=True, slow=True),
+    PageState("consult-end-question", end_question, patient=True, slow=True),
+    PageState("consult-left", left_call, patient=True, slow=True),
+    PageState("consult-ended", patient_ended, patient=True, slow=True),
     PageState("consult-ended-by-clinic", ended_by_clinic, patient=True),
     PageState("consult-ended-cancelled", ended_cancelled, patient=True),
-    PageState("consult-ended-patient-no-show", patient_no_show, True, QUICK_NO_SHOW),
-    PageState("consult-ended-physiotherapist-absent", provider_absent, True, QUICK_NO_SHOW),
-    PageState("consult-rebook", rebook_missed, True, QUICK_NO_SHOW),
+    PageState("consult-ended-patient-no-show", patient_no_show, True, QUICK_NO_SHOW, slow=True),
+    PageState(
+        "consult-ended-physiotherapist-absent", provider_absent, True, QUICK_NO_SHOW, slow=True
+    ),
+    PageState("consult-rebook", rebook_missed, True, QUICK_NO_SHOW, slow=True),
     PageState("staff-login", at("/staff/login")),
     PageState("staff-login-error", staff_login_error),
     PageState("staff-login-code", login_code),
@@ -660,14 +663,14 @@ STATES = [
     PageState("staff-dashboard", dashboard),
     PageState("staff-lobby", lobby),
     PageState("staff-lobby-patient-waiting", lobby_patient_waiting),
-    PageState("consult-in-call-physiotherapist", physio_in_call),
-    PageState("staff-outcome", outcome),
+    PageState("consult-in-call-physiotherapist", physio_in_call, slow=True),
+    PageState("staff-outcome", outcome, slow=True),
     PageState("staff-book-for-caller", staff_at("/staff/book")),
     PageState("staff-book-for-caller-errors", caller_booking_errors),
     PageState("staff-booked-for-caller", caller_booked),
-    PageState("staff-outcome-errors", outcome_errors),
+    PageState("staff-outcome-errors", outcome_errors, slow=True),
     PageState("admin-monitor", admin_monitor),
-    PageState("admin-monitor-in-call", admin_monitor_call),
+    PageState("admin-monitor-in-call", admin_monitor_call, slow=True),
     PageState("admin-providers", staff_at("/admin/providers", ADMIN)),
     PageState("admin-provider-edit", staff_at("/admin/providers/1", ADMIN)),
     PageState("admin-provider-new", staff_at("/admin/providers/new", ADMIN)),

@@ -24,6 +24,7 @@ import pytest
 from tests.e2e.page_states import CASES, STATES, Clinics, PageState, Tour
 
 AXE = Path(__file__).parents[1] / "vendor" / "axe-core" / "axe.min.js"
+SLOW = [pytest.mark.slow]
 RULE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
 
 RUN_AXE = """async (tags) => {
@@ -46,6 +47,22 @@ def axe_violations(page: Any) -> list[dict[str, Any]]:
     if not page.evaluate("typeof window.axe === 'object'"):
         page.evaluate(AXE.read_text())
     return list(page.evaluate(RUN_AXE, RULE_TAGS))
+
+
+# Elements that reach past the right edge of the window, innermost first (WCAG 1.4.10,
+# reflow: a phone user must not scroll sideways to read a line). axe does not check this.
+SIDEWAYS = """() => {
+  const width = document.documentElement.clientWidth;
+  if (document.documentElement.scrollWidth <= width) return [];
+  const wide = [...document.querySelectorAll('body *')].filter((el) => {
+    const box = el.getBoundingClientRect();
+    return box.width > 0 && box.right > width + 1 && getComputedStyle(el).position !== 'fixed';
+  });
+  const name = (el) => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '')
+    + [...el.classList].map((c) => '.' + c).join('');
+  return wide.filter((el) => !wide.some((other) => other !== el && el.contains(other)))
+    .slice(0, 10).map(name);
+}"""
 
 
 def describe(violations: list[dict[str, Any]]) -> str:
@@ -71,17 +88,23 @@ def tour(
 
 
 @pytest.mark.parametrize(
-    ("state", "viewport"), CASES, ids=[f"{state.name}-{viewport}" for state, viewport in CASES]
+    ("state", "viewport"),
+    [
+        pytest.param(state, viewport, id=f"{state.name}-{viewport}", marks=SLOW * state.slow)
+        for state, viewport in CASES
+    ],
 )
 def test_page_state_has_no_axe_violations(state: PageState, viewport: str, tour: Tour) -> None:
     visit = tour.visit(state, viewport)
     try:
         page = state.reach(visit)
         violations = axe_violations(page)
+        sideways = page.evaluate(SIDEWAYS) if viewport == "phone" else []
         where = page.url
     finally:
         visit.close()
     assert not violations, f"{state.name} at {viewport} width ({where}):\n{describe(violations)}"
+    assert not sideways, f"{state.name} scrolls sideways on a phone ({where}): {sideways}"
 
 
 def test_the_check_sees_a_planted_violation(tour: Tour) -> None:
