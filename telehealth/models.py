@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
+    CheckConstraint,
     ForeignKey,
     Index,
     Integer,
@@ -21,6 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .db import Base, UTCDateTime, utcnow
+from .domain.measurements import measurement_summary
 
 
 class Profession(enum.StrEnum):
@@ -267,3 +269,47 @@ class ConsultOutcome(Base):
     recorded_by: Mapped[int] = mapped_column(ForeignKey("staff_users.id"))
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     emailed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class ConsultMeasurement(Base):
+    """A joint angle the physiotherapist measured on a frozen frame of the call (the
+    image itself is never sent or kept: only the number and what it measures).
+
+    A deleted measurement keeps its row with `deleted_at` set, so that a clinical record
+    shows what was corrected, and a deletion can be undone."""
+
+    __tablename__ = "consult_measurements"
+    __table_args__ = (
+        CheckConstraint("degrees >= 0 AND degrees <= 180", name="ck_measurement_degrees"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    consult_id: Mapped[int] = mapped_column(
+        ForeignKey("consults.id", ondelete="CASCADE"), index=True
+    )
+    joint: Mapped[str] = mapped_column(String(16))
+    side: Mapped[str] = mapped_column(String(8))
+    movement: Mapped[str] = mapped_column(String(24))
+    mode: Mapped[str] = mapped_column(String(8))
+    degrees: Mapped[int] = mapped_column(Integer)
+    taken_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    taken_by: Mapped[int] = mapped_column(ForeignKey("staff_users.id"))
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    def summary(self) -> str:
+        """'knee, right, flexion, active, 93°'."""
+        return measurement_summary(self.joint, self.side, self.movement, self.mode, self.degrees)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "consult_id": self.consult_id,
+            "joint": self.joint,
+            "side": self.side,
+            "movement": self.movement,
+            "mode": self.mode,
+            "degrees": self.degrees,
+            "taken_at": self.taken_at.isoformat(),
+            "taken_by": self.taken_by,
+            "summary": self.summary(),
+        }

@@ -1,5 +1,5 @@
-"""Staff JSON routes under /api/v1/staff: a program's login (the probe), probe consults
-and the day's consults that the dashboard keeps live."""
+"""Staff JSON routes under /api/v1/staff: a program's login (the probe), probe consults,
+the day's consults that the dashboard keeps live, and a consult's joint-angle measurements."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ from flask_wtf.csrf import generate_csrf
 
 from ..clinic import current_clinic
 from ..db import utcnow
+from ..domain.measurements import MeasurementRefused, parse_measurement
 from ..errors import ApiError
 from ..extensions import csrf, limiter
+from ..models import Consult, StaffUser
 from ..staff.auth import current_staff, record_denied, role_required, start_staff_session
 from ..staff.day import day_rows
 from ..staff.login import audit_login, check_password, code_is_valid, login_limit, refusals_only
@@ -90,3 +92,69 @@ def staff_day() -> Any:
     )
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+# -- range-of-motion measurements (the virtual goniometer) ---------------------------------
+
+
+def _own_consult_staff(consult_id: int) -> StaffUser:
+    """The logged-in physiotherapist of this consult's provider; 401 without a staff login,
+    403 for another role, 404 (audited) for someone else's consult or none."""
+    staff = current_staff()
+    if staff is None:
+        raise ApiError(401, "unauthorized", "Log in as the consult's physiotherapist.")
+    if staff.role != "physiotherapist":
+        record_denied(f"staff:{staff.id}", request.path, consult_id)
+        raise ApiError(403, "forbidden", "Only the consult's physiotherapist can do this.")
+    with current_clinic().db.sessions() as db_session:
+        consult = db_session.get(Consult, consult_id)
+        provider_id = consult.provider_id if consult is not None else None
+    if provider_id is None or provider_id != staff.provider_id:
+        record_denied(f"staff:{staff.id}", request.path, consult_id)
+        raise ApiError(404, "not_found", "There is no such consult among yours.")
+    return staff
+
+
+def _refused(error: MeasurementRefused) -> ApiError:
+    status = {"invalid": 400, "not_found": 404, "wrong_phase": 409}.get(error.code, 400)
+    return ApiError(status, error.code, error.message, error.fields)
+
+
+@bp.get("/staff/consults/<int:consult_id>/measurements")
+def list_measurements(consult_id: int) -> Any:
+    """The consult's range-of-motion measurements, oldest first."""
+    _own_consult_staff(consult_id)
+    rows = current_clinic().consults.measurements(consult_id)
+    response = jsonify({"measurements": [row.to_json() for row in rows]})
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.post("/staff/consults/<int:consult_id>/measurements")
+def save_measurement(consult_id: int) -> Any:
+    """Save one joint angle: JSON joint, side, movement, mode, degrees (0-180)."""
+    csrf.protect()  # cookie-authenticated: the page's token in X-CSRFToken
+    staff = _own_consult_staff(consult_id)
+    payload = request.get_json(silent=True) if request.is_json else None
+    if not isinstance(payload, dict):
+        raise ApiError(415, "unsupported_media_type", "Send the measurement as JSON.")
+    try:
+        form = parse_measurement(payload)
+        saved = current_clinic().consults.record_measurement(consult_id, staff.id, form, utcnow())
+    except MeasurementRefused as error:
+        raise _refused(error) from None
+    return jsonify(saved), 201
+
+
+@bp.delete("/staff/consults/<int:consult_id>/measurements/<int:measurement_id>")
+def delete_measurement(consult_id: int, measurement_id: int) -> Any:
+    """Take one measurement out of the consult's record."""
+    csrf.protect()
+    staff = _own_consult_staff(consult_id)
+    try:
+        summary = current_clinic().consults.delete_measurement(
+            consult_id, measurement_id, staff.id, utcnow()
+        )
+    except MeasurementRefused as error:
+        raise _refused(error) from None
+    return jsonify({"deleted": measurement_id, "summary": summary})

@@ -13,7 +13,8 @@ from sqlalchemy import select, update
 
 from .. import audit
 from ..db import Database
-from ..models import Consult, ConsultStatus
+from ..domain.measurements import MeasurementForm, MeasurementRefused
+from ..models import Consult, ConsultMeasurement, ConsultStatus
 
 END_STATUS = {
     "ended": ConsultStatus.COMPLETED,
@@ -86,6 +87,90 @@ def record_device_switch(
 def record_running_late(db: Database, consult_id: int, actor: str, minutes: int) -> None:
     with db.transaction() as session:
         audit.record(session, actor, "consult.running_late", consult_id, minutes=minutes)
+
+
+# A measurement needs a call: once admitted, while the call runs and after it ended.
+MEASURABLE = (ConsultStatus.BOOKED, ConsultStatus.COMPLETED)
+
+
+def record_measurement(
+    db: Database, consult_id: int, staff_id: int, form: MeasurementForm, now: datetime
+) -> dict[str, Any]:
+    """Add a measurement to the consult's record (with its audit row); its JSON."""
+    with db.transaction() as session:
+        consult = session.get(Consult, consult_id)
+        if consult is None:
+            raise MeasurementRefused("not_found", "There is no such consult.")
+        if consult.admitted_at is None or consult.status not in MEASURABLE:
+            raise MeasurementRefused(
+                "wrong_phase", "Measurements can be saved once the patient is in the call."
+            )
+        measurement = ConsultMeasurement(
+            consult_id=consult_id,
+            joint=str(form.joint),
+            side=str(form.side),
+            movement=str(form.movement),
+            mode=str(form.mode),
+            degrees=form.degrees,
+            taken_at=now,
+            taken_by=staff_id,
+        )
+        session.add(measurement)
+        session.flush()
+        audit.record(
+            session,
+            f"staff:{staff_id}",
+            "consult.measurement_recorded",
+            consult_id,
+            measurement_id=measurement.id,
+            summary=measurement.summary(),
+        )
+        return measurement.to_json()
+
+
+def mark_measurement_deleted(
+    db: Database, consult_id: int, measurement_id: int, staff_id: int, now: datetime | None
+) -> str:
+    """Delete (`now` given) or restore (`now` None) one of the consult's measurements; its
+    summary. The row stays, marked, so a clinical record shows what was corrected."""
+    with db.transaction() as session:
+        measurement = session.get(ConsultMeasurement, measurement_id)
+        if measurement is None or measurement.consult_id != consult_id:
+            raise MeasurementRefused("not_found", "There is no such measurement in this consult.")
+        if (measurement.deleted_at is None) == (now is None):
+            return measurement.summary()  # already as asked: nothing to write
+        measurement.deleted_at = now
+        action = "consult.measurement_deleted" if now else "consult.measurement_restored"
+        audit.record(
+            session,
+            f"staff:{staff_id}",
+            action,
+            consult_id,
+            measurement_id=measurement.id,
+            summary=measurement.summary(),
+        )
+        return measurement.summary()
+
+
+def measurements_of(db: Database, consult_id: int) -> list[ConsultMeasurement]:
+    """The consult's measurements in the order they were taken (deleted ones left out)."""
+    query = (
+        select(ConsultMeasurement)
+        .where(
+            ConsultMeasurement.consult_id == consult_id,
+            ConsultMeasurement.deleted_at.is_(None),
+        )
+        .order_by(ConsultMeasurement.taken_at, ConsultMeasurement.id)
+    )
+    with db.sessions() as session:
+        return list(session.scalars(query))
+
+
+def measurement_of(db: Database, consult_id: int, measurement_id: int) -> ConsultMeasurement | None:
+    """One of the consult's measurements, deleted or not."""
+    with db.sessions() as session:
+        measurement = session.get(ConsultMeasurement, measurement_id)
+    return measurement if measurement and measurement.consult_id == consult_id else None
 
 
 Row = tuple[str, datetime, datetime]

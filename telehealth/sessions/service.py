@@ -19,10 +19,13 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import redis
 
 from ..db import Database
+from ..domain.measurements import MeasurementForm
+from ..models import ConsultMeasurement
 from . import records
 from .state import (
     ConsultPolicy,
@@ -167,6 +170,33 @@ class ConsultService:
             return patient_no_show_due(live, now, self.policy)
         # Checked in and left the waiting room: the same wait from the booked start.
         return live.phase is Phase.WAITING and now >= live.starts_at + self.policy.no_show_after
+
+    # -- the consult's record ------------------------------------------------------------
+
+    def record_measurement(
+        self, consult_id: int, staff_id: int, form: MeasurementForm, now: datetime
+    ) -> dict[str, Any]:
+        """Add a joint angle to the consult's record, once the patient was admitted (in the
+        call or after it). No event: the patient's page has nothing to show for it."""
+        return records.record_measurement(self.db, consult_id, staff_id, form, now)
+
+    def delete_measurement(
+        self, consult_id: int, measurement_id: int, staff_id: int, now: datetime
+    ) -> str:
+        """Take a measurement out of the consult's record (it can be restored); its summary."""
+        return records.mark_measurement_deleted(self.db, consult_id, measurement_id, staff_id, now)
+
+    def measurements(self, consult_id: int) -> list[ConsultMeasurement]:
+        """The consult's measurements, oldest first (deleted ones left out)."""
+        return records.measurements_of(self.db, consult_id)
+
+    def measurement(self, consult_id: int, measurement_id: int) -> ConsultMeasurement | None:
+        """One of the consult's measurements, deleted or not."""
+        return records.measurement_of(self.db, consult_id, measurement_id)
+
+    def restore_measurement(self, consult_id: int, measurement_id: int, staff_id: int) -> str:
+        """Undo a deletion; the measurement's summary."""
+        return records.mark_measurement_deleted(self.db, consult_id, measurement_id, staff_id, None)
 
     # -- the booking changes ------------------------------------------------------------
 

@@ -26,6 +26,7 @@ from ..consult import outcomes
 from ..db import utcnow
 from ..domain.availability import format_local
 from ..domain.booking_rules import InvalidBooking
+from ..domain.measurements import MeasurementRefused
 from ..domain.names import short_name
 from ..extensions import limiter
 from ..models import RECOMMENDATION_LABELS, Consult, StaffUser
@@ -368,7 +369,54 @@ def _outcome_page(consult: Consult, form: Any, errors: dict[str, str], status: i
         form=form,
         errors=errors,
         saved=request.args.get("saved"),
+        measurements=current_clinic().consults.measurements(consult.id),
+        measurement_change=_measurement_change(consult.id),
     ), status
+
+
+def _measurement_change(consult_id: int) -> dict[str, Any] | None:
+    """What the last delete or undo on the outcome page did, to say so (and offer undo)."""
+    for kind in ("deleted", "restored"):
+        raw = request.args.get(kind, "")
+        found = (
+            current_clinic().consults.measurement(consult_id, int(raw)) if raw.isdigit() else None
+        )
+        if found is not None:
+            return {"kind": kind, "id": found.id, "summary": found.summary()}
+    return None
+
+
+@bp.post("/staff/consults/<int:consult_id>/measurements/<int:measurement_id>/delete")
+@role_required("physiotherapist")
+def delete_measurement(consult_id: int, measurement_id: int) -> Any:
+    """Take a measurement out of the record; the page then offers to undo it."""
+    return _change_measurement(consult_id, measurement_id, "deleted")
+
+
+@bp.post("/staff/consults/<int:consult_id>/measurements/<int:measurement_id>/restore")
+@role_required("physiotherapist")
+def restore_measurement(consult_id: int, measurement_id: int) -> Any:
+    """Undo a deletion."""
+    return _change_measurement(consult_id, measurement_id, "restored")
+
+
+def _change_measurement(consult_id: int, measurement_id: int, kind: str) -> Any:
+    consult = own_consult(consult_id)
+    staff = current_staff()
+    assert staff is not None
+    service = current_clinic().consults
+    try:
+        if kind == "deleted":
+            service.delete_measurement(consult.id, measurement_id, staff.id, utcnow())
+        else:
+            service.restore_measurement(consult.id, measurement_id, staff.id)
+    except MeasurementRefused:
+        abort(404)
+    values: dict[str, Any] = {kind: measurement_id}
+    target = url_for(
+        "staff.outcome", consult_id=consult.id, _anchor="measurements-heading", **values
+    )
+    return redirect(target, code=303)
 
 
 @bp.post("/staff/consults/<int:consult_id>/outcome")
