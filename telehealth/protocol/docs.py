@@ -29,6 +29,7 @@ from .schemas import (
     FirstFrame,
     Heartbeat,
     IceServers,
+    Measuring,
     MediaState,
     NoPayload,
     Payload,
@@ -78,6 +79,13 @@ CONSULT_CLIENT_EVENTS = (
     EventDoc(events.SIGNAL, "both", Signal, "phase in_call", "relayed to the other side only"),
     EventDoc(
         events.MEDIA_STATE, "both", MediaState, "phase waiting/in_call", "relayed as `peer_media`"
+    ),
+    EventDoc(
+        events.MEASURING,
+        "provider",
+        Measuring,
+        "phase in_call",
+        "relayed to the patient as `peer_measuring` (no image is ever sent)",
     ),
     EventDoc(events.CHAT, "both", ChatMessage, "phase waiting/in_call", "`chat` to both sides"),
     EventDoc(
@@ -149,6 +157,12 @@ CONSULT_SERVER_EVENTS = (
     EventDoc(events.ICE_SERVERS, "server", IceServers, effect="at admission and on reconnect"),
     EventDoc(events.SIGNAL, "server", Signal, effect="the other side's signal, unchanged"),
     EventDoc(events.PEER_MEDIA, "server", MediaState, effect="the other side's switches"),
+    EventDoc(
+        events.PEER_MEASURING,
+        "server",
+        Measuring,
+        effect="the physiotherapist is measuring on a frozen frame (the patient's notice)",
+    ),
     EventDoc(events.CHAT, "server", ChatLine, effect="to both sides"),
     EventDoc(events.WARNING, "server", TimeWarning, effect="5 and 1 minute before the end"),
     EventDoc(events.ENDED, "server", Ended, effect="to both sides"),

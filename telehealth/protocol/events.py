@@ -27,11 +27,13 @@ PRECHECK_OFFER: Final = "precheck_offer"
 PRECHECK_STOP: Final = "precheck_stop"
 PRECHECK_RESULT: Final = "precheck_result"
 SWITCH_DEVICE: Final = "switch_device"
+MEASURING: Final = "measuring"  # the physiotherapist froze a frame to measure (or stopped)
 
 # -- /consult, server → client ---------------------------------------------------------
 STATE: Final = "state"
 ICE_SERVERS: Final = "ice_servers"
 PEER_MEDIA: Final = "peer_media"
+PEER_MEASURING: Final = "peer_measuring"
 WARNING: Final = "warning"
 ENDED: Final = "ended"
 PEER_LEFT: Final = "peer_left"
@@ -61,6 +63,7 @@ CONSULT_SERVER_EVENTS: Final = (
     ICE_SERVERS,
     SIGNAL,
     PEER_MEDIA,
+    PEER_MEASURING,
     CHAT,
     WARNING,
     ENDED,

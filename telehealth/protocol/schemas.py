@@ -159,6 +159,14 @@ class MediaState(Payload):
     screen: Annotated[bool, about("sharing the screen")] = False
 
 
+class Measuring(Payload):
+    """The physiotherapist froze a frame of the patient's video to measure a joint angle
+    (also relayed as `peer_measuring`). The frame itself never leaves their browser."""
+
+    refusal: ClassVar[str] = "Say whether a measurement is being taken (true or false)."
+    active: Annotated[bool, about("a frame is frozen for measuring", "true or false")]
+
+
 class ChatMessage(Payload):
     """A chat line; relayed, never stored."""
 

@@ -16,7 +16,7 @@ from ..db import utcnow
 from ..domain.booking_rules import normalise_phone
 from ..domain.names import short_name
 from ..metrics import metrics_of
-from ..protocol import SwitchDevice, decode
+from ..protocol import Measuring, SwitchDevice, decode, encode
 from ..sessions import Phase, Side, TransitionError
 from .context import current_sid, refused_connection
 from .identify import TARGET, Identity, who_connects
@@ -348,6 +348,18 @@ class ConsultNamespace(PrecheckEvents, Namespace):
         if not self._phase_is(member.consult_id, Phase.WAITING, Phase.IN_CALL):
             return refusal("wrong_phase", "Media switches are shared in the waiting room and call.")
         self.emit("peer_media", parse_media_state(data), room=member.relay_to)
+        return OK
+
+    def on_measuring(self, data: Any) -> dict[str, Any]:
+        """The physiotherapist froze a frame to measure: the patient's page says so."""
+        member = self._require(Side.PROVIDER)
+        if member is None:
+            return UNAUTHORIZED
+        if self._is_standby(member):
+            return STANDBY
+        if not self._phase_is(member.consult_id, Phase.IN_CALL):
+            return refusal("wrong_phase", "Measurements are taken during the call.")
+        self.emit("peer_measuring", encode(decode(Measuring, data)), room=member.relay_to)
         return OK
 
     def on_stats(self, data: Any) -> dict[str, Any]:

@@ -10,8 +10,9 @@ import pytest
 from sqlalchemy import select
 
 from telehealth.db import utcnow
+from telehealth.extensions import socketio
 from telehealth.models import AuditEvent, Consult, ConsultMeasurement
-from tests.consults import instant_consult, patient_client
+from tests.consults import CHECK_IN, CHECKLIST, instant_consult, patient_client, staff_client
 
 KNEE = {"joint": "knee", "side": "right", "movement": "flexion", "mode": "active", "degrees": 93}
 
@@ -239,3 +240,43 @@ def test_the_database_itself_refuses_an_impossible_angle(demo_clinic):
                     taken_by=2,
                 )
             )
+
+
+# -- the patient's notice: `measuring` relayed as `peer_measuring` -----------------------------
+
+
+def _socket(app: Any, http_client: Any, auth: dict[str, Any]) -> Any:
+    client = socketio.test_client(
+        app, namespace="/consult", flask_test_client=http_client, auth=auth
+    )
+    assert client.is_connected("/consult")
+    return client
+
+
+def _received(client: Any, name: str) -> list[Any]:
+    return [e["args"][0] for e in client.get_received("/consult") if e["name"] == name]
+
+
+def test_the_patient_hears_that_the_physiotherapist_is_measuring(app, demo_clinic):
+    consult = instant_consult(demo_clinic)
+    patient = _socket(app, patient_client(app, consult), {"device": "Phone"})
+    provider = _socket(app, staff_client(app), {"consult_id": consult.id, "device": "Desk"})
+
+    early = provider.emit("measuring", {"active": True}, namespace="/consult", callback=True)
+    assert early["ok"] is False and early["error"]["code"] == "wrong_phase"
+    assert patient.emit("check_in", CHECK_IN, namespace="/consult", callback=True)["ok"]
+    assert provider.emit("admit", CHECKLIST, namespace="/consult", callback=True)["ok"]
+    patient.get_received("/consult")
+
+    for active in (True, False):
+        ack = provider.emit("measuring", {"active": active}, namespace="/consult", callback=True)
+        assert ack["ok"] is True
+    assert _received(patient, "peer_measuring") == [{"active": True}, {"active": False}]
+    assert _received(provider, "peer_measuring") == []  # never echoed to the sender
+
+    bad = provider.emit("measuring", {"active": "yes"}, namespace="/consult", callback=True)
+    assert bad["ok"] is False and "active" in bad["fields"]
+    # The patient cannot make the physiotherapist's page (or their own) say anything.
+    forged = patient.emit("measuring", {"active": True}, namespace="/consult", callback=True)
+    assert forged["ok"] is False and forged["error"]["code"] == "unauthorized"
+    assert _received(provider, "peer_measuring") == []
