@@ -5,14 +5,15 @@ import { ArrivalAlerts } from "./alerts.js";
 import { startDevicePanel } from "./devices.js";
 import { PatientPanel } from "./patient-panel.js";
 import { Room } from "./room.js";
-import { byId, parseTime, plural, setText, setVisible } from "./ui.js";
+import { byId, parseTime, setText, setVisible } from "./ui.js";
+import { clinicFormat, has, plural, t } from "../strings.js";
 
 const room = new Room({
   role: "provider",
   views: ["lobby", "call"],
   chatSlots: { lobby: "lobby-chat-slot", call: "call-chat-slot" },
 });
-const patientName = room.root.dataset.patientName || "The patient";
+const patientName = room.root.dataset.patientName || t("provider.thePatient");
 
 const devices = startDevicePanel(room.media);
 
@@ -38,12 +39,7 @@ room.views.onChange((name) => {
 const presence = byId("patient-presence");
 const precheck = byId("precheck");
 // The clinic's time, with its zone, whatever the zone of this computer.
-const clinicClock = new Intl.DateTimeFormat("en-CA", {
-  hour: "numeric",
-  minute: "2-digit",
-  timeZone: "America/Toronto",
-  timeZoneName: "short",
-});
+const clinicClock = clinicFormat({ hour: "numeric", minute: "2-digit", timeZoneName: "short" });
 
 function clinicTime(iso) {
   const ms = parseTime(iso);
@@ -57,21 +53,26 @@ function patientDevices(state) {
 function renderPresence(state) {
   const open = patientDevices(state);
   const names = open.map((device) => device && device.device).filter(Boolean);
-  const on = open.length ? ` on ${plural(open.length, "device", "devices")}${names.length ? ` (${names.join(", ")})` : ""}` : "";
+  const counted = plural("provider.devices", open.length);
+  const devicesText = names.length ? t("provider.devicesNamed", { devices: counted, names: names.join(", ") }) : counted;
   let kind;
   let text;
   if (state.phase === "scheduled") {
     kind = open.length ? "checking" : "absent";
-    text = open.length ? `Arrived, checking camera and answering questions${on}` : "Not arrived yet";
+    text = open.length ? t("provider.arrived", { devices: devicesText }) : t("provider.notArrived");
   } else if (state.phase === "waiting") {
     const since = clinicTime(state.checked_in_at);
     kind = open.length ? "waiting" : "left";
     text = open.length
-      ? `Waiting since ${since || "a moment ago"}${on}`
-      : `Left the waiting room${since ? ` (checked in at ${since})` : ""}`;
+      ? since
+        ? t("provider.waitingSince", { time: since, devices: devicesText })
+        : t("provider.waitingMoment", { devices: devicesText })
+      : since
+        ? t("provider.leftAt", { time: since })
+        : t("provider.left");
   } else {
     kind = "in-call";
-    text = "In the call";
+    text = t("provider.inCall");
   }
   presence.dataset.presence = kind;
   setText(presence, text);
@@ -80,9 +81,15 @@ function renderPresence(state) {
   if (check && typeof check === "object" && check.verdict) {
     // Notes come from Redis as strings: "12.0" is a number here too.
     const rttMs = Number(check.rtt_ms);
-    const rtt = check.rtt_ms !== undefined && Number.isFinite(rttMs) ? `, ${Math.round(rttMs)} ms round trip` : "";
-    const words = { good: "good for video", audio_only: "audio only recommended", cannot_connect: "could not connect" };
-    setText(precheck, `Patient’s connection check: ${words[check.verdict] || check.verdict}${rtt}.`);
+    const key = `provider.verdict.${check.verdict}`;
+    const verdict = has(key) ? t(key) : String(check.verdict);
+    const measured = check.rtt_ms !== undefined && Number.isFinite(rttMs);
+    setText(
+      precheck,
+      measured
+        ? t("provider.precheckRtt", { verdict, ms: Math.round(rttMs) })
+        : t("provider.precheck", { verdict }),
+    );
     setVisible(precheck, true);
   } else {
     setVisible(precheck, false);
@@ -95,7 +102,7 @@ const answerCells = {
   emergency: byId("answer-emergency-phone"),
   consent: byId("answer-consent"),
 };
-const ANSWERS = { yes: "Yes", no: "No", notGiven: "Not given" };
+const ANSWERS = { yes: t("provider.yes"), no: t("provider.no"), notGiven: t("provider.notGiven") };
 
 /** 905-555-0100 for a North American number; other numbers as given. */
 function readablePhone(phone) {
@@ -161,10 +168,10 @@ function renderAdmit() {
   const phase = room.state && room.state.phase;
   const ticked = Object.values(checks).every((box) => box.checked);
   let reason;
-  if (admitting) reason = `Admitting ${patientName}…`;
-  else if (phase !== "waiting") reason = `${patientName} hasn’t checked in yet. You can admit them once they are in the waiting room.`;
-  else if (!ticked) reason = "Tick all three checks to admit.";
-  else reason = `Ready. Admit lets ${patientName} into the call and starts the 20-minute timer.`;
+  if (admitting) reason = t("provider.admitting", { name: patientName });
+  else if (phase !== "waiting") reason = t("provider.notCheckedIn", { name: patientName });
+  else if (!ticked) reason = t("provider.tickAll");
+  else reason = t("provider.ready", { name: patientName });
   admitButton.setAttribute("aria-disabled", String(!canAdmit()));
   setText(admitReason, reason);
 }
@@ -212,7 +219,7 @@ function renderLate(state) {
     button.setAttribute("aria-pressed", String(Number(button.dataset.lateMinutes) === minutes));
     button.setAttribute("aria-disabled", String(!allowed));
   }
-  setText(lateStatus, minutes ? `${patientName} sees that you are running about ${minutes} minutes late.` : "");
+  setText(lateStatus, minutes ? t("provider.lateStatus", { name: patientName, minutes }) : "");
 }
 
 for (const button of lateButtons) {
