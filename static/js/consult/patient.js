@@ -35,6 +35,11 @@ const waitingStatus = byId("waiting-status");
 const otherDevice = byId("other-device");
 const checkinLate = byId("checkin-late");
 
+// The physiotherapist froze a frame to measure a joint angle: say so while it lasts.
+const measuringNotice = byId("peer-measuring");
+room.socket.on("peer_measuring", (data) => setVisible(measuringNotice, Boolean(data && data.active === true)));
+room.socket.on("peer_left", () => setVisible(measuringNotice, false));
+
 room.onState((state) => {
   // Checked in (from this device or another one): on to the waiting room.
   if (state.phase === "waiting" && room.views.current === "checkin") room.views.show("waiting");

@@ -3,6 +3,7 @@
 // alerts) and the call.
 import { ArrivalAlerts } from "./alerts.js";
 import { startDevicePanel } from "./devices.js";
+import { Goniometer } from "./goniometer-ui.js";
 import { PatientPanel } from "./patient-panel.js";
 import { Room } from "./room.js";
 import { byId, parseTime, setText, setVisible } from "./ui.js";
@@ -32,6 +33,19 @@ room.views.onChange((name) => {
     devices.stopMeter();
     alerts.update(false);
   }
+});
+
+// -- measuring a joint angle on a frozen frame (the picture never leaves this browser) -------
+
+const goniometer = new Goniometer({
+  video: byId("remote-video"),
+  onActiveChange: (active) => room.request("measuring", { active }),
+});
+goniometer.place(room.views.current === "call");
+room.views.onChange((name) => goniometer.place(name === "call"));
+// A reconnected socket: the patient's page must still hear that the frame is frozen.
+room.socket.on("connect", () => {
+  if (goniometer.active) room.request("measuring", { active: true });
 });
 
 // -- presence and check-in answers ------------------------------------------------------
