@@ -91,6 +91,8 @@ class Visit:
             viewport=viewport or self.viewport,
             permissions=["camera", "microphone"],
             storage_state=storage,
+            locale="en-CA",
+            timezone_id="America/Toronto",  # a person at home in Ontario
         )
         context.set_default_timeout(15_000)
         self.contexts.append(context)
@@ -368,6 +370,18 @@ def physio_in_call(visit: Visit) -> Any:
     return in_call(visit).physio
 
 
+def physio_measuring(visit: Visit) -> Any:
+    """The physiotherapist froze a frame to measure a joint angle and saved one reading."""
+    page = in_call(visit).physio
+    page.get_by_role("button", name="Measure").click()
+    page.get_by_label("Joint").select_option("knee")
+    page.get_by_label("Side").select_option("right")
+    page.get_by_label("Movement").select_option("flexion")
+    page.get_by_role("button", name="Save measurement").click()
+    page.get_by_text("Saved: knee, right, flexion, active").wait_for()
+    return page
+
+
 def press_and_confirm(page: Any, button: str, confirm: re.Pattern[str]) -> None:
     """Press `button`, then say yes where the page asks first (its own dialog or the
     browser's)."""
@@ -622,9 +636,11 @@ def staff_at(path: str, email: str = PHYSIO) -> Callable[[Visit], Any]:
 
 STATES = [
     PageState("home", at("/"), patient=True),
+    PageState("home-french", at("/language/fr?next=/"), patient=True),
     PageState("our-team", at("/providers"), patient=True),
     PageState("booking", at("/book"), patient=True),
     PageState("booking-errors", booking_errors, patient=True),
+    PageState("booking-french", at("/language/fr?next=/book"), patient=True),
     PageState("booking-slot-picker", slot_picker, patient=True),
     PageState("booking-confirmed", booking_confirmed, patient=True),
     PageState("manage", manage, patient=True),
@@ -664,6 +680,7 @@ STATES = [
     PageState("staff-lobby", lobby),
     PageState("staff-lobby-patient-waiting", lobby_patient_waiting),
     PageState("consult-in-call-physiotherapist", physio_in_call, slow=True),
+    PageState("consult-measuring-physiotherapist", physio_measuring, slow=True),
     PageState("staff-outcome", outcome, slow=True),
     PageState("staff-book-for-caller", staff_at("/staff/book")),
     PageState("staff-book-for-caller-errors", caller_booking_errors),
