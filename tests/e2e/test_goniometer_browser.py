@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.page_states import end_call
+from tests.e2e.test_accessibility_browser import axe_violations, describe
 from tests.e2e.test_call_browser import admit, check_in, staff_login, wait_for_frames
 
 MODULE = "/static/js/consult/goniometer.js"
@@ -219,4 +220,13 @@ def test_the_physiotherapist_measures_a_knee_by_keyboard_and_no_image_leaves(liv
     end_call(physio)
     physio.wait_for_url(re.compile(r"/outcome$"))
     physio.get_by_text(summary).wait_for()
+    assert not axe_violations(physio), describe(axe_violations(physio))
+
+    # Deleting offers an undo, and undo brings the reading back.
+    physio.get_by_role("button", name=f"Delete {summary}").click()
+    physio.get_by_role("status").get_by_text(f"Deleted: {summary}.").wait_for()
+    assert not physio.get_by_role("button", name=f"Delete {summary}").is_visible()
+    assert not axe_violations(physio), describe(axe_violations(physio))
+    physio.get_by_role("button", name="Undo").click()
+    physio.get_by_text(f"Restored: {summary}.").wait_for()
     assert physio.get_by_role("button", name=f"Delete {summary}").is_visible()
