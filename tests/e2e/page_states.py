@@ -382,18 +382,6 @@ def physio_measuring(visit: Visit) -> Any:
     return page
 
 
-def physio_measuring(visit: Visit) -> Any:
-    """The physiotherapist froze a frame to measure a joint angle and saved one reading."""
-    page = in_call(visit).physio
-    page.get_by_role("button", name="Measure").click()
-    page.get_by_label("Joint").select_option("knee")
-    page.get_by_label("Side").select_option("right")
-    page.get_by_label("Movement").select_option("flexion")
-    page.get_by_role("button", name="Save measurement").click()
-    page.get_by_text("Saved: knee, right, flexion, active").wait_for()
-    return page
-
-
 def press_and_confirm(page: Any, button: str, confirm: re.Pattern[str]) -> None:
     """Press `button`, then say yes where the page asks first (its own dialog or the
     browser's)."""
@@ -692,7 +680,6 @@ STATES = [
     PageState("staff-lobby", lobby),
     PageState("staff-lobby-patient-waiting", lobby_patient_waiting),
     PageState("consult-in-call-physiotherapist", physio_in_call, slow=True),
-    PageState("consult-measuring-physiotherapist", physio_measuring, slow=True),
     PageState("consult-measuring-physiotherapist", physio_measuring, slow=True),
     PageState("staff-outcome", outcome, slow=True),
     PageState("staff-book-for-caller", staff_at("/staff/book")),
