@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, render_template, request
+from flask import Blueprint, current_app, g, render_template, request
 
 from ..clinic import Clinic, current_clinic
 from ..db import utcnow
-from ..domain.availability import format_local
 from ..extensions import limiter
+from ..i18n_format import format_local
 from ..models import Consult
 from ..notify.links import public_link
 from .setup_token import consult_for_setup_token, make_setup_token
@@ -48,6 +48,7 @@ def setup() -> Any:
             if consult is None:
                 context["link_problem"] = True
             else:
+                g.booking_language = consult.language  # the page speaks the booking's
                 context["setup_token"] = token
                 context["consult_label"] = (
                     f"{consult.provider.name} · {format_local(consult.starts_at)}"

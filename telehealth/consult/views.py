@@ -16,6 +16,8 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from .. import audit
@@ -38,10 +40,11 @@ from ..booking.views import (
 from ..clinic import Clinic, current_clinic
 from ..db import utcnow
 from ..denied_access import client_tag, denied_access
-from ..domain.availability import CLINIC_TZ, format_local
+from ..domain.availability import CLINIC_TZ
 from ..domain.booking_rules import parse_start
 from ..domain.endings import Ending
 from ..extensions import limiter
+from ..i18n_format import format_local
 from ..models import Consult
 from ..notify import messages
 from ..sessions import join_window
@@ -53,7 +56,7 @@ PATIENT_SESSION_KEY = "patient"
 REBOOK_TIMES_SHOWN = 3
 REBOOK_DAYS_SEARCHED = 14
 
-LINK_NOT_ACTIVE = (
+LINK_NOT_ACTIVE = _l(
     "This link is not active right now. Consult links work from 10 minutes before your "
     "consult until 15 minutes after it ends. Check the time in your email, or call the clinic."
 )
@@ -64,7 +67,7 @@ def _join_limit() -> str:
 
 
 def _link_not_active() -> tuple[str, int]:
-    return render_template("error.html", title="Link not active", message=LINK_NOT_ACTIVE), 404
+    return render_template("error.html", title=_("Link not active"), message=LINK_NOT_ACTIVE), 404
 
 
 def _note_guess(clinic: Clinic) -> None:
@@ -242,7 +245,7 @@ def _next_free_times() -> list[dict[str, str]]:
 def _missed_consult_id() -> int | None:
     """The session's consult, when the physiotherapist missed it (only then may its
     details book a new free consult)."""
-    ending, _ = _ending_of_session()
+    ending, _has_consult = _ending_of_session()
     return ending.consult_id if ending and ending.kind is Ending.PROVIDER_ABSENT else None
 
 
@@ -269,9 +272,11 @@ def _rebook_page(errors: dict[str, str], status: int, args: Any) -> tuple[str, i
 def _not_rebookable() -> tuple[str, int]:
     return render_template(
         "error.html",
-        title="This consult cannot be booked again here",
-        message="Only a consult your physiotherapist missed can be booked again from its "
-        "link. To book a free consult, use the booking page.",
+        title=_("This consult cannot be booked again here"),
+        message=_(
+            "Only a consult your physiotherapist missed can be booked again from its "
+            "link. To book a free consult, use the booking page."
+        ),
     ), 404
 
 
@@ -282,10 +287,10 @@ def rebook_submit() -> Any:
     missed_id = _missed_consult_id()
     if missed_id is None:
         return _not_rebookable()
-    provider_part, _, start_part = request.form.get("slot", "").partition("|")
+    provider_part, _sep, start_part = request.form.get("slot", "").partition("|")
     start = parse_start(start_part)
     if start is None or not provider_part.isdigit():
-        return _rebook_page({"slot": "Choose one of the free times."}, 422, request.form)
+        return _rebook_page({"slot": _("Choose one of the free times.")}, 422, request.form)
     clinic = current_clinic()
     try:
         with clinic.db.sessions() as db_session:
@@ -306,9 +311,11 @@ def rebook_submit() -> Any:
     except FreeConsultUsed:
         return render_template(
             "error.html",
-            title="You already have a new consult",
-            message="A new free consult is already booked with your details. Your email has "
-            "its link and the link to change its time.",
+            title=_("You already have a new consult"),
+            message=_(
+                "A new free consult is already booked with your details. Your email has "
+                "its link and the link to change its time."
+            ),
         ), 409
     except BookingRefused as error:
         return _rebook_page({"slot": error.message}, error.status, request.form)

@@ -2,6 +2,7 @@
 // notification (only if they turned them on with the button), the tab title and a
 // role="alert" banner on the page, which always works.
 import { getAudioContext, setText, setVisible, unlockOnGesture } from "./ui.js";
+import { t } from "../strings.js";
 
 export function chime() {
   const context = getAudioContext();
@@ -41,17 +42,17 @@ export class ArrivalAlerts {
   renderPermission() {
     if (!this.supported) {
       setVisible(this.button, false);
-      setText(this.status, `This browser can’t show desktop alerts. When ${this.patientName} arrives, this page plays a sound and its tab title changes.`);
+      setText(this.status, t("alerts.unsupported", { name: this.patientName }));
       return;
     }
     const permission = window.Notification.permission;
     setVisible(this.button, permission === "default");
     if (permission === "granted") {
-      setText(this.status, `Desktop alerts are on. You’ll get one when ${this.patientName} arrives, even if this tab is in the background.`);
+      setText(this.status, t("alerts.on", { name: this.patientName }));
     } else if (permission === "denied") {
-      setText(this.status, "Desktop alerts are blocked in this browser’s site settings. This page still plays a sound and changes its tab title.");
+      setText(this.status, t("alerts.blocked"));
     } else {
-      setText(this.status, `When ${this.patientName} arrives, this page plays a sound and its tab title changes. Desktop alerts also work when this tab is in the background.`);
+      setText(this.status, t("alerts.offer", { name: this.patientName }));
     }
   }
 
@@ -82,8 +83,8 @@ export class ArrivalAlerts {
    */
   update(waiting, { announce = false } = {}) {
     if (waiting) {
-      document.title = `(1) Patient waiting — ${this.baseTitle}`;
-      setText(this.banner, `${this.patientName} is in the waiting room.`);
+      document.title = t("alerts.title", { title: this.baseTitle });
+      setText(this.banner, t("alerts.arrived", { name: this.patientName }));
       if (announce) {
         chime();
         this.notify();
@@ -100,8 +101,8 @@ export class ArrivalAlerts {
   notify() {
     if (!this.supported || window.Notification.permission !== "granted") return;
     try {
-      this.notification = new window.Notification("Patient waiting", {
-        body: `${this.patientName} is in the waiting room.`,
+      this.notification = new window.Notification(t("alerts.notification"), {
+        body: t("alerts.arrived", { name: this.patientName }),
         tag: `consult-${this.consultId}`,
       });
       this.notification.addEventListener("click", () => {

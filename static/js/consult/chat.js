@@ -1,13 +1,13 @@
 // The consult chat: relayed by the server, never stored. One instance per page, moved between
 // the waiting room (or lobby) and the call so the conversation carries on.
 import { byId, formatTime, setText, setVisible } from "./ui.js";
+import { plural, t } from "../strings.js";
 
 const MAX_LENGTH = 1000;
 // What the unread count says (the badge on the "Chat" link, and the polite announcement).
 const UNREAD = {
-  badge: (count) => `${count} new`,
-  one: (name) => `1 new chat message from ${name}.`,
-  many: (count, name) => `${count} new chat messages from ${name}.`,
+  badge: (count) => plural("chat.unreadBadge", count),
+  status: (count, name) => plural("chat.unread", count, { name }),
 };
 
 export class Chat {
@@ -67,8 +67,7 @@ export class Chat {
   renderUnread() {
     setVisible(this.unreadBadge, this.unread > 0);
     if (this.unread) setText(this.unreadBadge, UNREAD.badge(this.unread));
-    const words = this.unread === 1 ? UNREAD.one(this.otherName) : UNREAD.many(this.unread, this.otherName);
-    setText(this.unreadStatus, this.unread ? words : "");
+    setText(this.unreadStatus, this.unread ? UNREAD.status(this.unread, this.otherName) : "");
   }
 
   /** Put the chat into another view's slot (keeps its messages). */
@@ -91,7 +90,7 @@ export class Chat {
     const meta = document.createElement("p");
     meta.className = "chat-meta";
     const who = document.createElement("strong");
-    who.textContent = mine ? "You" : this.otherName;
+    who.textContent = mine ? t("chat.you") : this.otherName;
     meta.append(who);
     const time = formatTime(message.at);
     if (time) {
@@ -129,12 +128,12 @@ export class Chat {
     if (this.sending || !this.input) return;
     const text = this.input.value.trim();
     if (!text) {
-      this.showError("Write a message first.");
+      this.showError(t("chat.empty"));
       this.input.focus();
       return;
     }
     if (text.length > MAX_LENGTH) {
-      this.showError(`Messages are limited to ${MAX_LENGTH} characters.`);
+      this.showError(t("chat.tooLong", { max: MAX_LENGTH }));
       this.input.focus();
       return;
     }

@@ -1,6 +1,7 @@
 // The patient's check-in form: where they are, whether that is in Ontario, an emergency
 // contact, consent. Errors go next to each field and into a summary that takes focus.
 import { byId, setText, setVisible } from "./ui.js";
+import { lang, t } from "../strings.js";
 
 // Server field name → the control to focus and the error paragraph next to it.
 const FIELDS = {
@@ -11,11 +12,11 @@ const FIELDS = {
 };
 
 const MESSAGES = {
-  location: "Tell us the city or town you are in now.",
-  in_ontario: "Tell us whether you are in Ontario right now.",
-  not_in_ontario: "You need to be in Ontario at the time of your consult.",
-  emergency_phone: "Enter an emergency contact phone with area code.",
-  consent: "Please confirm you are in a private place and agree to a video consult.",
+  location: t("checkin.location"),
+  in_ontario: t("checkin.inOntario"),
+  not_in_ontario: t("checkin.notInOntario"),
+  emergency_phone: t("checkin.emergencyPhone"),
+  consent: t("checkin.consent"),
 };
 
 function describedBy(element, id, add) {
@@ -106,7 +107,7 @@ export class CheckIn {
     }
     this.busy = true;
     this.updateButton();
-    setText(this.status, "Joining the waiting room…");
+    setText(this.status, t("checkin.joining"));
     const ack = await this.request("check_in", {
       location: answers.location,
       in_ontario: true,
@@ -137,8 +138,9 @@ export class CheckIn {
     for (const name of names) {
       if (!(name in FIELDS)) continue;
       const given = !Array.isArray(fields) ? fields[name] : "";
-      // Use the server's sentence when it is one, else our own wording.
-      errors[name] = typeof given === "string" && given.includes(" ") ? given : MESSAGES[name];
+      // The server's sentence (English) on an English page when it is one, else our own wording.
+      const serverSays = typeof given === "string" && given.includes(" ") && lang().toLowerCase().startsWith("en");
+      errors[name] = serverSays ? given : MESSAGES[name];
     }
     return errors;
   }
@@ -188,7 +190,7 @@ export class CheckIn {
     }
     if (!items.length) {
       const item = document.createElement("li");
-      item.textContent = general || "We couldn’t check you in. Please try again.";
+      item.textContent = general || t("checkin.failed");
       items.push(item);
     }
     this.summaryList?.replaceChildren(...items);

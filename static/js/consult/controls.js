@@ -2,6 +2,7 @@
 // connection indicator. Every state is shown as text, never by colour alone.
 import { ask } from "./dialog.js";
 import { byId, setText, setVisible } from "./ui.js";
+import { t } from "../strings.js";
 
 export class CallControls {
   /**
@@ -62,11 +63,11 @@ export class CallControls {
     const media = this.media;
     const muted = media.muted || !media.audioTrack;
     if (this.muteButton) {
-      setText(this.muteButton, muted ? "Unmute" : "Mute");
+      setText(this.muteButton, muted ? t("controls.unmute") : t("controls.mute"));
       this.muteButton.setAttribute("aria-pressed", String(muted));
     }
-    setText(this.cameraButton, media.cameraTrack ? "Stop camera" : "Start camera");
-    setText(this.shareButton, media.screenTrack ? "Stop sharing" : "Share screen");
+    setText(this.cameraButton, media.cameraTrack ? t("controls.stopCamera") : t("controls.startCamera"));
+    setText(this.shareButton, media.screenTrack ? t("controls.stopSharing") : t("controls.share"));
     const source = media.stream.getTracks().length ? media.stream : null;
     if (this.localVideo && this.localVideo.srcObject !== source) this.localVideo.srcObject = source;
     this.localVideo?.classList.toggle("is-screen", Boolean(media.screenTrack));
@@ -86,23 +87,23 @@ export class CallControls {
   async toggleMute() {
     const media = this.media;
     if (!media.audioTrack) {
-      setText(this.message, "Starting your microphone…");
+      setText(this.message, t("controls.micStarting"));
       media.muted = false;
-      if (await media.startMicrophone()) setText(this.message, "Your microphone is on.");
+      if (await media.startMicrophone()) setText(this.message, t("controls.micOn"));
       return;
     }
     media.setMuted(!media.muted);
-    setText(this.message, media.muted ? "You are muted." : "Your microphone is on.");
+    setText(this.message, media.muted ? t("controls.muted") : t("controls.micOn"));
   }
 
   async toggleCamera() {
     const media = this.media;
     if (media.cameraTrack) {
       media.stopCamera();
-      setText(this.message, "Your camera is off.");
+      setText(this.message, t("controls.cameraOff"));
     } else {
-      setText(this.message, "Starting your camera…");
-      if (await media.startCamera()) setText(this.message, "Your camera is on.");
+      setText(this.message, t("controls.cameraStarting"));
+      if (await media.startCamera()) setText(this.message, t("controls.cameraOn"));
     }
   }
 
@@ -110,9 +111,9 @@ export class CallControls {
     const media = this.media;
     if (media.screenTrack) {
       media.stopScreenShare();
-      setText(this.message, "You stopped sharing your screen.");
+      setText(this.message, t("controls.shareStopped"));
     } else if (await media.startScreenShare()) {
-      setText(this.message, "You are sharing your screen. Choose Stop sharing to go back to your camera.");
+      setText(this.message, t("controls.sharing"));
     }
   }
 
@@ -127,7 +128,7 @@ export class CallControls {
     const button = this.endButton;
     if (!button || button.getAttribute("aria-disabled") === "true") return;
     button.setAttribute("aria-disabled", "true");
-    setText(this.message, "Ending the call…");
+    setText(this.message, t("controls.ending"));
     const ack = await this.request("end", {});
     if (ack.ok || ack.error.code === "already_ended") {
       // The server's `ended` event carries where to go; don't wait for it forever.
@@ -192,16 +193,16 @@ export class ConnectionIndicator {
     let text;
     if (this.serverClosed || this.socketLost || this.peerState === "failed" || this.peerState === "closed") {
       state = "lost";
-      text = "Connection lost";
+      text = t("connection.lost");
     } else if (!this.socketUp || this.peerState === "disconnected") {
       state = "reconnecting";
-      text = "Reconnecting…";
+      text = t("connection.reconnecting");
     } else if (this.peerState === "connected") {
       state = "connected";
-      text = "Connected";
+      text = t("connection.connected");
     } else {
       state = "connecting";
-      text = "Connecting…";
+      text = t("connection.connecting");
     }
     if (this.element) {
       this.element.dataset.state = state;

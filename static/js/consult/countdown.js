@@ -2,6 +2,7 @@
 // local clock corrected by the offset between `server_time` and the local clock when that
 // state arrived, so a wrong clock on this device doesn't change the time left.
 import { announce, parseTime, setText } from "./ui.js";
+import { plural } from "../strings.js";
 
 function pad(number) {
   return String(number).padStart(2, "0");
@@ -15,10 +16,9 @@ export function formatRemaining(ms) {
 export function warningText(secondsLeft) {
   const seconds = Math.max(0, Math.round(Number(secondsLeft) || 0));
   if (seconds >= 60) {
-    const minutes = Math.round(seconds / 60);
-    return `${minutes} ${minutes === 1 ? "minute" : "minutes"} left`;
+    return plural("countdown.minutesLeft", Math.round(seconds / 60));
   }
-  return `${seconds} ${seconds === 1 ? "second" : "seconds"} left`;
+  return plural("countdown.secondsLeft", seconds);
 }
 
 export class Countdown {

@@ -1,5 +1,6 @@
 // The camera check panel: preview, camera and microphone pickers, and a microphone level meter.
 import { byId, getAudioContext, setText, setVisible } from "./ui.js";
+import { t } from "../strings.js";
 
 function fillSelect(select, devices, currentId, noneText) {
   const options = devices.map((device) => {
@@ -39,7 +40,7 @@ export class DevicePanel {
       if (micSelect.value) media.useMicrophone(micSelect.value);
     });
     retry?.addEventListener("click", async () => {
-      setText(message, "Asking your browser for the camera and microphone…");
+      setText(message, t("devices.asking"));
       await media.restart();
       await this.fillDevices();
     });
@@ -60,10 +61,10 @@ export class DevicePanel {
       const { cameras, microphones } = await this.media.listDevices();
       const media = this.media;
       if (this.cameraSelect) {
-        fillSelect(this.cameraSelect, cameras, media.currentDeviceId(media.cameraTrack) || media.cameraId, "No camera found");
+        fillSelect(this.cameraSelect, cameras, media.currentDeviceId(media.cameraTrack) || media.cameraId, t("devices.noCamera"));
       }
       if (this.micSelect) {
-        fillSelect(this.micSelect, microphones, media.currentDeviceId(media.audioTrack) || media.microphoneId, "No microphone found");
+        fillSelect(this.micSelect, microphones, media.currentDeviceId(media.audioTrack) || media.microphoneId, t("devices.noMicrophone"));
       }
     } catch (error) {
       console.warn("enumerateDevices failed", error);

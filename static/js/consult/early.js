@@ -4,14 +4,14 @@
 // ever comes back into the address bar.
 import { formatRemaining } from "./countdown.js";
 import { announce, byId, parseTime, setText, setVisible } from "./ui.js";
+import { lang, plural, t } from "../strings.js";
 
 const TEXT = {
-  local: (when, zone) => `That is ${when} where you are (${zone}).`,
-  days: (days, hours) =>
-    `${days} ${days === 1 ? "day" : "days"}, ${hours} ${hours === 1 ? "hour" : "hours"}`,
+  local: (when, zone) => t("early.local", { when, zone }),
+  days: (days, hours) => t("early.daysHours", { days: plural("early.days", days), hours: plural("early.hours", hours) }),
   hours: (hours, minutes) =>
-    `${hours} ${hours === 1 ? "hour" : "hours"}, ${minutes} ${minutes === 1 ? "minute" : "minutes"}`,
-  opening: "The waiting room is open. Taking you there now…",
+    t("early.hoursMinutes", { hours: plural("early.hours", hours), minutes: plural("early.minutes", minutes) }),
+  opening: t("early.opening"),
 };
 const HOUR_MS = 60 * 60 * 1000;
 const DAY_MS = 24 * HOUR_MS;
@@ -35,9 +35,9 @@ function showLocalTime() {
   const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
   if (!zone || !Number.isFinite(startsAt)) return;
   const options = { weekday: "long", month: "long", day: "numeric", hour: "numeric", minute: "2-digit" };
-  const here = new Intl.DateTimeFormat("en-CA", { ...options, timeZone: zone, timeZoneName: "short" });
-  const clinic = new Intl.DateTimeFormat("en-CA", { ...options, timeZone: clinicZone });
-  const mine = new Intl.DateTimeFormat("en-CA", { ...options, timeZone: zone });
+  const here = new Intl.DateTimeFormat(lang(), { ...options, timeZone: zone, timeZoneName: "short" });
+  const clinic = new Intl.DateTimeFormat(lang(), { ...options, timeZone: clinicZone });
+  const mine = new Intl.DateTimeFormat(lang(), { ...options, timeZone: zone });
   if (mine.format(startsAt) === clinic.format(startsAt)) return;
   const element = byId("early-local");
   setText(element, TEXT.local(here.format(startsAt), zone));

@@ -1,6 +1,7 @@
 // This device's camera, microphone and screen share. One MediaStream (`stream`) always holds
 // what we send: the microphone and either the shared screen or the camera. It fires "change"
 // whenever a track starts, stops or is swapped, and whenever `message` changes.
+import { t } from "../strings.js";
 
 const STORE_CAMERA = "telehealth.cameraId";
 const STORE_MICROPHONE = "telehealth.microphoneId";
@@ -32,19 +33,26 @@ function constraintsFor(kind, deviceId) {
   return { video: deviceId ? { ...VIDEO, deviceId: { exact: deviceId } } : { ...VIDEO, facingMode: "user" } };
 }
 
-/** Plain-language reason for a getUserMedia failure. `what` is "camera" or "microphone". */
+// Whole sentences per device: other languages agree their words with the device.
+const DEVICE_KEYS = { camera: "Camera", microphone: "Microphone", "camera and microphone": "Both" };
+
+/**
+ * Plain-language reason for a getUserMedia failure. `what` is "camera", "microphone" or
+ * "camera and microphone".
+ */
 export function describeMediaError(error, what) {
+  const device = DEVICE_KEYS[what] || "Both";
   const name = (error && error.name) || "";
   if (name === "NotAllowedError" || name === "SecurityError" || name === "PermissionDeniedError") {
-    return `Your browser is not allowing this page to use your ${what}. Allow it in the site settings (the icon next to the web address), then choose “Try camera and microphone again”.`;
+    return t(`media.denied${device}`);
   }
   if (name === "NotFoundError" || name === "OverconstrainedError" || name === "DevicesNotFoundError") {
-    return `We couldn’t find a ${what} on this device.`;
+    return t(`media.missing${device}`);
   }
   if (name === "NotReadableError" || name === "TrackStartError" || name === "AbortError") {
-    return `Your ${what} is busy or not working. Close other apps that use it, then try again.`;
+    return t(`media.busy${device}`);
   }
-  return `We couldn’t start your ${what}.`;
+  return t(`media.failed${device}`);
 }
 
 /** What kind of getUserMedia failure this is: "denied", "missing", "busy" or "other". */
@@ -112,7 +120,7 @@ export class LocalMedia extends EventTarget {
     if (!this.supported) {
       this.problems = { camera: "other", microphone: "other" };
       this.setMessage(
-        "This browser can’t use a camera or microphone on this page. Try a recent Chrome, Edge, Firefox or Safari.",
+        t("media.unsupported"),
         true,
       );
       this.started = true;
@@ -155,14 +163,14 @@ export class LocalMedia extends EventTarget {
     this.setCamera(video);
     this.started = true;
     if (audio && video) {
-      this.setMessage("Your camera and microphone are working.", false);
+      this.setMessage(t("media.working"), false);
     } else if (audio) {
-      this.setMessage(`${describeMediaError(videoError, "camera")} You can still join with audio only.`, true);
+      this.setMessage(t("media.audioOnly", { problem: describeMediaError(videoError, "camera") }), true);
     } else if (video) {
-      this.setMessage(`${describeMediaError(audioError, "microphone")} You can still join and use the chat.`, true);
+      this.setMessage(t("media.chatOnly", { problem: describeMediaError(audioError, "microphone") }), true);
     } else {
       this.setMessage(
-        `${describeMediaError(audioError || videoError, "camera and microphone")} You can still join and use the chat.`,
+        t("media.chatOnly", { problem: describeMediaError(audioError || videoError, "camera and microphone") }),
         true,
       );
     }
@@ -187,11 +195,11 @@ export class LocalMedia extends EventTarget {
       return { cameras: [], microphones: [] };
     }
     const devices = await navigator.mediaDevices.enumerateDevices();
-    const pick = (kind, noun) =>
+    const pick = (kind, key) =>
       devices
         .filter((device) => device.kind === kind && device.deviceId)
-        .map((device, index) => ({ id: device.deviceId, label: device.label || `${noun} ${index + 1}` }));
-    return { cameras: pick("videoinput", "Camera"), microphones: pick("audioinput", "Microphone") };
+        .map((device, index) => ({ id: device.deviceId, label: device.label || t(key, { number: index + 1 }) }));
+    return { cameras: pick("videoinput", "media.cameraNumber"), microphones: pick("audioinput", "media.microphoneNumber") };
   }
 
   currentDeviceId(track) {
@@ -271,7 +279,7 @@ export class LocalMedia extends EventTarget {
       stream = await navigator.mediaDevices.getDisplayMedia({ video: true, audio: false });
     } catch (error) {
       if (error && error.name !== "NotAllowedError" && error.name !== "AbortError") {
-        this.setMessage("We couldn’t share your screen.", true);
+        this.setMessage(t("media.shareFailed"), true);
       }
       return false;
     }
@@ -317,7 +325,7 @@ export class LocalMedia extends EventTarget {
       track.addEventListener("ended", () => {
         if (this.audioTrack !== track) return;
         this.audioTrack = null;
-        this.setMessage("Your microphone stopped working. Check it is plugged in, then choose it again.", true);
+        this.setMessage(t("media.micStopped"), true);
         this.changed();
       });
     }
@@ -332,7 +340,7 @@ export class LocalMedia extends EventTarget {
       track.addEventListener("ended", () => {
         if (this.cameraTrack !== track) return;
         this.cameraTrack = null;
-        this.setMessage("Your camera stopped working. Check it is plugged in, then start it again.", true);
+        this.setMessage(t("media.cameraStopped"), true);
         this.changed();
       });
     }

@@ -3,13 +3,14 @@ import { CheckIn } from "./checkin.js";
 import { SetupCheck } from "./check.js";
 import { Room } from "./room.js";
 import { byId, setText, setVisible } from "./ui.js";
+import { t } from "../strings.js";
 
 const room = new Room({
   role: "patient",
   views: ["checkin", "waiting", "call"],
   chatSlots: { checkin: "waiting-chat-slot", waiting: "waiting-chat-slot", call: "call-chat-slot" },
 });
-const providerName = room.root.dataset.providerName || "Your physiotherapist";
+const providerName = room.root.dataset.providerName || t("patient.yourPhysio");
 
 // The setup check (templates/consult/_check.html, the same as /setup's): the connection
 // check runs by itself once while checking in, and again on request.
@@ -49,10 +50,10 @@ room.onState((state) => {
   setText(
     waitingStatus,
     late
-      ? `${name} is running about ${late} minutes late. Please stay on this page.`
-      : `Waiting for ${name}. They will let you in shortly.`,
+      ? t("patient.lateStay", { name, minutes: late })
+      : t("patient.waitingFor", { name }),
   );
-  setText(checkinLate, late ? `${name} is running about ${late} minutes late.` : "");
+  setText(checkinLate, late ? t("patient.late", { name, minutes: late }) : "");
 
   const devicesOpen = state.presence && Array.isArray(state.presence.patient) ? state.presence.patient.length : 0;
   // On the device in the call: another one of yours is open and waiting.

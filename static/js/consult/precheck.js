@@ -1,6 +1,7 @@
 // The connection check: the patient's camera and microphone travel to the clinic's media
 // worker and back, over the same ICE/TURN path as the call, and we measure the trip. The
 // verdict in words is check.js's; this module only measures.
+import { t } from "../strings.js";
 
 const CONNECT_TIMEOUT_MS = 12000;
 const MEASURE_MS = 5000;
@@ -133,7 +134,7 @@ export class Precheck {
     const ack = await this.request("precheck_offer", {
       description: { type: pc.localDescription.type, sdp: pc.localDescription.sdp },
     });
-    if (!ack.ok) throw ack.error || { code: "failed", message: "The check could not start." };
+    if (!ack.ok) throw ack.error || { code: "failed", message: t("precheck.failed") };
     this.checkId = ack.check_id;
     const reply = await Promise.race([answered, sleep(CONNECT_TIMEOUT_MS).then(() => null)]);
     if (!reply) return null;

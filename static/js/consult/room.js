@@ -7,8 +7,9 @@ import { CallControls, ConnectionIndicator } from "./controls.js";
 import { Countdown, formatRemaining } from "./countdown.js";
 import { LeaveGuard } from "./guard.js";
 import { LocalMedia } from "./media.js";
-import { connect, request } from "./signaling.js";
+import { connect, refusalText, request } from "./signaling.js";
 import { Banner, Views, byId, safeUrl, setText, setVisible, unlockOnGesture } from "./ui.js";
+import { t } from "../strings.js";
 
 export const TERMINAL_PHASES = new Set(["ended", "no_show_patient", "no_show_provider", "cancelled"]);
 const NOT_OPEN_RETRY_MS = 30000;
@@ -48,7 +49,7 @@ export class Room {
     const data = this.root.dataset;
     this.role = role;
     this.consultId = Number(data.consultId);
-    this.otherName = data.otherName || (role === "patient" ? "Your physiotherapist" : "The patient");
+    this.otherName = data.otherName || (role === "patient" ? t("patient.yourPhysio") : t("provider.thePatient"));
     this.fallbackUrl = role === "patient" ? data.thanksUrl : data.outcomeUrl;
     this.chatSlots = chatSlots;
     this.state = null;
@@ -157,14 +158,14 @@ export class Room {
       if (this.finished || this.left) return;
       this.connection.setSocket(false, reason);
       if (reason === "io server disconnect") {
-        this.outage.show("The clinic’s server closed this connection.", {
+        this.outage.show(t("room.serverClosed"), {
           key: "connection",
-          linkText: "Reload the page to reconnect",
+          linkText: t("room.reloadReconnect"),
           linkHref: window.location.pathname,
         });
       } else {
         // In the call, shown only if the call's own connection drops too (OutageAlert).
-        this.outage.show("Connection to the clinic lost. Reconnecting…", { key: "connection" });
+        this.outage.show(t("room.lostReconnecting"), { key: "connection" });
       }
     });
     socket.on("connect_error", (error) => this.connectError(error));
@@ -203,10 +204,10 @@ export class Room {
       }
       const options = { key: "connection" };
       if (data.code === "ended") {
-        options.linkText = "Continue";
+        options.linkText = t("room.continue");
         options.linkHref = safeUrl(this.fallbackUrl, "/");
       }
-      (data.code === "ended" ? this.banner : this.outage).show(String(data.message), options);
+      (data.code === "ended" ? this.banner : this.outage).show(refusalText(data.code, data.message), options);
       if (data.code === "not_open" || data.code === "unavailable") {
         // Refused connects are not retried by Socket.IO itself; these two pass with time.
         const wait = data.code === "unavailable" ? UNAVAILABLE_RETRY_MS : NOT_OPEN_RETRY_MS;
@@ -215,11 +216,11 @@ export class Room {
         }, wait);
       }
     } else if (this.socket.active) {
-      this.outage.show("We can’t reach the clinic’s server. Trying again…", { key: "connection" });
+      this.outage.show(t("room.unreachableRetrying"), { key: "connection" });
     } else {
-      this.outage.show("We can’t reach the clinic’s server.", {
+      this.outage.show(t("room.unreachable"), {
         key: "connection",
-        linkText: "Reload the page to try again",
+        linkText: t("room.reloadRetry"),
         linkHref: window.location.pathname,
       });
     }
@@ -237,7 +238,7 @@ export class Room {
     const open = phase === "waiting" || phase === "in_call";
     this.chat.setOpen(
       open,
-      this.role === "provider" ? `Chat opens when ${this.otherName} checks in.` : "",
+      this.role === "provider" ? t("room.chatOpens", { name: this.otherName }) : "",
     );
     const standby = state.this_device === "standby";
     if (standby && this.cameBackToTheCall(state)) {

@@ -3,7 +3,7 @@
 import { io } from "../../vendor/socket.io-4.8.4/socket.io.esm.min.js";
 import { SetupCheck } from "./check.js";
 import { LocalMedia } from "./media.js";
-import { request } from "./signaling.js";
+import { refusalText, request } from "./signaling.js";
 import { byId, unlockOnGesture } from "./ui.js";
 
 const token = byId("setup")?.dataset.setupToken || "";
@@ -32,7 +32,7 @@ socket?.on("connect", () => {
 socket?.on("connect_error", (error) => {
   const data = error && error.data;
   // Refused by the server (an expired or replaced link): its words say what to do.
-  if (data && typeof data === "object" && data.message) check.refuseConnection(String(data.message));
+  if (data && typeof data === "object" && data.message) check.refuseConnection(refusalText(data.code, data.message));
 });
 
 unlockOnGesture();

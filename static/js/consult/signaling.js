@@ -1,5 +1,6 @@
 // The /consult Socket.IO namespace (docs/protocol.md): connect, and ask with an acknowledgement.
 import { io } from "../../vendor/socket.io-4.8.4/socket.io.esm.min.js";
+import { has, lang, t } from "../strings.js";
 
 export const ACK_TIMEOUT_MS = 10000;
 
@@ -78,11 +79,22 @@ export function connect({ consultId, role }) {
   });
 }
 
+/**
+ * What a refusal says to the person. The server's message is English and sometimes more
+ * specific than its code, so an English page shows it as it is; any other page shows its
+ * own words for the code, and the server's message only for a code it doesn't know.
+ */
+export function refusalText(code, serverMessage) {
+  const key = `refusal.${code}`;
+  if (has(key) && !lang().toLowerCase().startsWith("en")) return t(key);
+  return String(serverMessage || t("refusal.unknown"));
+}
+
 const TIMEOUT_ACK = Object.freeze({
   ok: false,
   error: {
     code: "timeout",
-    message: "The clinic’s server didn’t answer in time. Check your internet connection and try again.",
+    message: t("refusal.timeout"),
   },
 });
 
@@ -104,7 +116,7 @@ export function request(socket, event, payload = {}, timeoutMs = ACK_TIMEOUT_MS)
           ...ack,
           error: {
             code: String(problem.code || "error"),
-            message: String(problem.message || "Something went wrong. Please try again."),
+            message: refusalText(problem.code, problem.message),
           },
         });
       } else {

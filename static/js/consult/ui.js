@@ -1,4 +1,5 @@
 // Small DOM helpers shared by the consult pages: no framework, no inline styles.
+import { clinicFormat } from "../strings.js";
 
 export const byId = (id) => document.getElementById(id);
 
@@ -34,17 +35,15 @@ export function parseTime(iso) {
   return Date.parse(iso.replace(/(\.\d{3})\d+/, "$1"));
 }
 
-// The clinic's zone, like every other time the clinic shows: both people are in Ontario.
-const clockFormat = new Intl.DateTimeFormat("en-CA", {
-  hour: "numeric",
-  minute: "2-digit",
-  timeZone: "America/Toronto",
-});
+let clockFormat = null;
 
-/** "9:02 a.m." in the clinic's time zone, or "" when the time is missing. */
+/** "9:02 a.m." ("9 h 02") in the clinic's time zone and the page's language, or "" when the time is missing. */
 export function formatTime(iso) {
   const ms = parseTime(iso);
-  return Number.isFinite(ms) ? clockFormat.format(ms) : "";
+  if (!Number.isFinite(ms)) return "";
+  // The clinic's zone, like every other time the clinic shows: both people are in Ontario.
+  if (!clockFormat) clockFormat = clinicFormat({ hour: "numeric", minute: "2-digit" });
+  return clockFormat.format(ms);
 }
 
 export function plural(count, one, many) {
