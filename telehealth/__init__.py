@@ -92,8 +92,11 @@ def _register_blueprints(app: Flask) -> None:
 
 
 def _register_template_helpers(app: Flask) -> None:
-    from .domain.availability import format_local
+    from .i18n_format import format_clock, format_local, translated
 
+    # In the request's language ("jeudi 3 décembre 2026, 14 h 20 HNE" in French).
     app.jinja_env.filters["local_time"] = format_local
+    app.jinja_env.filters["clock_time"] = format_clock
+    app.jinja_env.filters["translated"] = translated
     app.jinja_env.globals["clinic_name"] = app.config["CLINIC_NAME"]
     app.jinja_env.globals["clinic_phone"] = app.config["CLINIC_PHONE"]

@@ -198,7 +198,8 @@ def send_reminders_command() -> None:
     from .booking.reminders import send_due_reminders
 
     app = _app()
-    sent = send_due_reminders(_clinic(app), _base_url(app), datetime.now(UTC))
+    with app.app_context():  # the catalogs: each reminder speaks its booking's language
+        sent = send_due_reminders(_clinic(app), _base_url(app), datetime.now(UTC))
     click.echo(f"{sent} reminder(s) sent")
 
 

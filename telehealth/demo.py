@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from .domain.wording import N_
 from .models import COLLEGES, ConsultSettings, Profession, Provider, StaffRole, WeeklyHours
 from .staff.accounts import create_staff_user
 
@@ -22,9 +23,12 @@ PROVIDERS: list[dict[str, Any]] = [
         "email": "physio@demo.clinic",
         "profession": Profession.PHYSIOTHERAPIST,
         "registration_number": "PT-18342",
-        "designations": ["Physiotherapist", "Dry Needling Provider"],
-        "bio": "Priya treats sports injuries, knee and shoulder pain, and helps runners get back "
-        "on the road.",
+        "designations": [N_("Physiotherapist"), N_("Dry Needling Provider")],
+        # The demo's own text is in the catalog, so the French directory reads French.
+        "bio": N_(
+            "Priya treats sports injuries, knee and shoulder pain, and helps runners get back "
+            "on the road."
+        ),
         "hours": [(d, time(9), time(17)) for d in range(5)],
     },
     {
@@ -32,9 +36,16 @@ PROVIDERS: list[dict[str, Any]] = [
         "email": "marco@demo.clinic",
         "profession": Profession.PHYSIOTHERAPIST,
         "registration_number": "PT-20917",
-        "designations": ["Physiotherapist", "Hydrotherapist", "Pelvic Floor Physiotherapist"],
-        "bio": "Marco focuses on back and neck pain, mobility after surgery and pelvic-floor "
-        "rehabilitation.",
+        "designations": [
+            N_("Physiotherapist"),
+            N_("Hydrotherapist"),
+            N_("Pelvic Floor Physiotherapist"),
+        ],
+        "bio": N_(
+            "Marco focuses on back and neck pain, mobility after surgery and pelvic-floor "
+            "rehabilitation."
+        ),
+        "languages": ["en", "fr"],
         "hours": [(d, time(12), time(20)) for d in (1, 2, 3)] + [(5, time(9), time(13))],
     },
     {
@@ -42,8 +53,8 @@ PROVIDERS: list[dict[str, Any]] = [
         "email": "hannah@demo.clinic",
         "profession": Profession.MASSAGE_THERAPIST,
         "registration_number": "RMT-U7731",
-        "designations": ["Registered Massage Therapist"],
-        "bio": "Hannah relieves muscle tension, trigger points and connective-tissue problems.",
+        "designations": [N_("Registered Massage Therapist")],
+        "bio": N_("Hannah relieves muscle tension, trigger points and connective-tissue problems."),
         "hours": [],
     },
 ]
@@ -101,6 +112,7 @@ def _demo_provider(session: Session, spec: dict[str, Any]) -> Provider:
         bio=spec["bio"],
         active=True,
         offers_free_consult=profession == Profession.PHYSIOTHERAPIST,
+        languages=spec.get("languages", ["en"]),
     )
     provider.weekly_hours = [WeeklyHours(weekday=d, starts=s, ends=e) for d, s, e in spec["hours"]]
     session.add(provider)

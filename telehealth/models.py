@@ -74,6 +74,8 @@ class Provider(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # Only physiotherapists run the free consult; RMTs are listed for treatment.
     offers_free_consult: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The languages this provider consults in ('en', 'fr'): the directory can filter on French.
+    languages: Mapped[list[str]] = mapped_column(JSON, default=lambda: ["en"])
 
     weekly_hours: Mapped[list[WeeklyHours]] = relationship(
         back_populates="provider", cascade="all, delete-orphan", order_by="WeeklyHours.weekday"
@@ -92,6 +94,7 @@ class Provider(Base):
             "registration_number": self.registration_number,
             "bio": self.bio,
             "offers_free_consult": self.offers_free_consult,
+            "languages": list(self.languages or ["en"]),
         }
 
 
@@ -176,6 +179,9 @@ class Consult(Base):
     manage_nonce: Mapped[str] = mapped_column(String(64))
     manage_hash: Mapped[str] = mapped_column(String(64), unique=True)
     ics_sequence: Mapped[int] = mapped_column(Integer, default=0)
+    # The language the booking was made in ('en', 'fr'): its emails, invite and the pages
+    # behind its links speak it. Per consult, as one person may book once in each language.
+    language: Mapped[str] = mapped_column(String(8), default="en", server_default="en")
     is_probe: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -70,7 +70,8 @@ def start_background_duties(app: Flask, root_url: str) -> Any:
     clock.sweeps.append(resend_tally(app.extensions["clinic"]).write_due)  # "resend my links"
     clock.outage_handlers.append(lambda: drop_local_sockets(app))
     socketio.start_background_task(_in_app_context, app, clock.run)
-    socketio.start_background_task(reminder_loop, app, root_url)
+    # In the app's context: each reminder is worded in its booking's language (a catalog).
+    socketio.start_background_task(_in_app_context, app, lambda: reminder_loop(app, root_url))
     socketio.start_background_task(retention_loop, app)
     app.extensions["consult_clock"] = clock
     return clock

@@ -6,6 +6,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from ..booking.flows import BookingAnswer, cancel_booking, move_booking, place_booking
@@ -21,6 +22,7 @@ from ..domain.availability import CLINIC_TZ, Slot
 from ..domain.booking_rules import InvalidBooking, parse_start
 from ..errors import ApiError
 from ..extensions import csrf, limiter
+from ..i18n import current_language
 from ..models import Consult, Provider
 from .openapi import openapi_document
 
@@ -47,12 +49,15 @@ def openapi() -> Any:
 
 @bp.get("/providers")
 def providers() -> Any:
-    """Every active provider, with credentials."""
+    """Every active provider, with credentials; `?language=fr`: those who consult in French."""
+    language = request.args.get("language", "")
     with current_clinic().db.sessions() as session:
         rows = session.scalars(
             select(Provider).where(Provider.active.is_(True)).order_by(Provider.name)
         )
-        return jsonify([p.to_public() for p in rows])
+        return jsonify(
+            [p.to_public() for p in rows if not language or language in (p.languages or ["en"])]
+        )
 
 
 def _day_param(name: str, default: date) -> date:
@@ -152,10 +157,14 @@ def booking_json(booked: BookingAnswer | Consult) -> dict[str, Any]:
 def create_booking() -> Any:
     """Book a free consult (an email that already had one gets the same answer; see flows)."""
     payload = _json_payload()
+    # Without a "language", the booking speaks the request's (Accept-Language, else English).
+    payload.setdefault("language", current_language())
     try:
         answer = place_booking(payload)
     except InvalidBooking as error:
-        raise ApiError(422, "invalid_booking", "Some details need fixing.", error.fields) from error
+        # Stable codes and field names; the messages in the request's language.
+        fields = {field: _(message) for field, message in error.fields.items()}
+        raise ApiError(422, "invalid_booking", _("Some details need fixing."), fields) from error
     except BookingRefused as error:
         raise _refused(error) from error
     return jsonify(booking_json(answer)), 201

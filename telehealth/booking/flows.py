@@ -14,6 +14,8 @@ from typing import Any
 
 import redis
 from flask import current_app, request
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_limiter.util import get_remote_address
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
@@ -24,6 +26,7 @@ from ..db import utcnow
 from ..denied_access import DeniedAccess, client_tag
 from ..domain.booking_rules import normalise_email, parse_booking
 from ..extensions import socketio
+from ..i18n_format import speaking
 from ..models import Consult, ConsultStatus, Patient
 from ..notify import messages
 from ..notify.links import request_link
@@ -43,8 +46,10 @@ from .service import (
 TOO_MANY_EMAILS = (
     429,
     "too_many_emails",
-    "We have sent several emails to this address in the last while. "
-    "Please wait a little before trying again, or call the clinic.",
+    _l(
+        "We have sent several emails to this address in the last while. "
+        "Please wait a little before trying again, or call the clinic."
+    ),
 )
 
 
@@ -98,8 +103,13 @@ def _too_many_bookings(cap: int) -> BookingRefused:
     return BookingRefused(
         429,
         "too_many_bookings",
-        f"You already hold {cap} upcoming free consults booked from this connection. "
-        "Please cancel one you no longer need, or call the clinic.",
+        ngettext(
+            "You already hold %(num)d upcoming free consult booked from this connection. "
+            "Please cancel one you no longer need, or call the clinic.",
+            "You already hold %(num)d upcoming free consults booked from this connection. "
+            "Please cancel one you no longer need, or call the clinic.",
+            cap,
+        ),
     )
 
 
@@ -126,7 +136,7 @@ def place_booking(payload: dict[str, Any], actor: str = "patient") -> BookingAns
     except FreeConsultUsed as declined:
         # Counts against the address like a booking: otherwise the cap would tell.
         limits.keep(hold, declined.start, None)
-        return _declined_answer(clinic, declined, booking_request.email)
+        return _declined_answer(clinic, declined, booking_request.email, booking_request.language)
     except BaseException:
         limits.release(hold)
         raise
@@ -146,14 +156,16 @@ def place_booking(payload: dict[str, Any], actor: str = "patient") -> BookingAns
     )
 
 
-def _declined_answer(clinic: Clinic, declined: FreeConsultUsed, email: str) -> BookingAnswer:
+def _declined_answer(
+    clinic: Clinic, declined: FreeConsultUsed, email: str, language: str
+) -> BookingAnswer:
     """Email the real reason to the address only; answer as if booked.
 
     The credentials have the shape of real ones but belong to no consult: the join link
     shows the same "not active yet" page a real one shows before the lobby opens, and the
     manage link the same "check the link in your email" page as any unknown link. The id is
     the one the next consult would get, so it reads like a fresh booking's."""
-    _email_free_consult_used(clinic, declined, email)
+    _email_free_consult_used(clinic, declined, email, language)
     secret = clinic.config["SECRET_KEY"]
     decoy = Credentials(
         join=derive_credential(secret, "join", new_nonce()),
@@ -169,10 +181,11 @@ def _declined_answer(clinic: Clinic, declined: FreeConsultUsed, email: str) -> B
     )
 
 
-def _email_free_consult_used(clinic: Clinic, declined: FreeConsultUsed, email: str) -> None:
+def _email_free_consult_used(
+    clinic: Clinic, declined: FreeConsultUsed, email: str, language: str
+) -> None:
     config = clinic.config
     days = int(config["FREE_CONSULTS_PER_PERIOD_DAYS"])
-    period = "12 months" if days == 365 else f"{days} days"
     notice = ConsultNotice(
         consult_id=0,
         patient_name="",
@@ -187,9 +200,12 @@ def _email_free_consult_used(clinic: Clinic, declined: FreeConsultUsed, email: s
         clinic_phone=config["CLINIC_PHONE"],
         ics_uid="",
         ics_sequence=0,
+        language=language,
     )
     try:
-        clinic.mailer.send(messages.free_consult_already_used(notice, period))
+        with speaking(language):
+            message = messages.free_consult_already_used(notice, days)
+        clinic.mailer.send(message)
     except Exception:  # noqa: BLE001 - the answer must not change when mail is down
         notices.log.exception("could not send the free-consult-used email")
 
@@ -197,8 +213,10 @@ def _email_free_consult_used(clinic: Clinic, declined: FreeConsultUsed, email: s
 TOO_MANY_RESENDS = (
     429,
     "too_many_resends",
-    "You have asked for your links several times in the last hour. Please wait an hour "
-    "and try again, or call the clinic.",
+    _l(
+        "You have asked for your links several times in the last hour. Please wait an hour "
+        "and try again, or call the clinic."
+    ),
 )
 RESEND_AUDIT_WINDOW_SECONDS = 3600
 
@@ -231,7 +249,10 @@ def resend_links(email: str) -> None:
         upcoming = [notices.notice_for(clinic, consult, request.url_root) for consult in found]
     _tally_resend(clinic, sent=bool(upcoming))
     if upcoming:
-        socketio.start_background_task(_send_quietly, clinic, messages.consult_links(upcoming))
+        # In the language of the soonest booking, as its own emails were.
+        with speaking(upcoming[0].language):
+            message = messages.consult_links(upcoming)
+        socketio.start_background_task(_send_quietly, clinic, message)
 
 
 def upcoming_consults_of(session: Session, email: str, now: datetime) -> list[Consult]:

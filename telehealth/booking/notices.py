@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from ..clinic import Clinic
 from ..consult.setup import setup_path
+from ..i18n_format import speaking
 from ..models import Consult
 from ..notify.links import public_link
 from ..notify.messages import ConsultNotice
@@ -40,6 +41,7 @@ def notice_for(clinic: Clinic, consult: Consult, root_url: str) -> ConsultNotice
         ics_sequence=consult.ics_sequence,
         lobby_opens_minutes=round(clinic.live.rules.lobby_opens.total_seconds() / 60),
         setup_url=public_link(clinic.config, setup_path(clinic, consult), root_url),
+        language=consult.language,
     )
 
 
@@ -49,9 +51,13 @@ def send_notice(
     root_url: str,
     build: Callable[[ConsultNotice], EmailMessage],
 ) -> bool:
-    """Send one email about a consult; a mail outage is logged, never raised."""
+    """Send one email about a consult, in the language it was booked in (whichever browser
+    or process sends it); a mail outage is logged, never raised."""
     try:
-        clinic.mailer.send(build(notice_for(clinic, consult, root_url)))
+        notice = notice_for(clinic, consult, root_url)
+        with speaking(notice.language):
+            message = build(notice)
+        clinic.mailer.send(message)
         return True
     except Exception:  # noqa: BLE001 - the booking stands even when mail is down
         log.exception("could not send %s for consult %s", build.__name__, consult.id)

@@ -6,17 +6,26 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from ..domain.availability import CLINIC_TZ, Slot, format_clock
+from ..domain.availability import CLINIC_TZ, Slot
+from ..domain.wording import N_
+from ..i18n_format import format_clock, format_day
+
+# Stored in English on each provider's row; the French directory names them in French.
+COLLEGE_NAMES = (
+    N_("College of Physiotherapists of Ontario"),
+    N_("College of Massage Therapists of Ontario"),
+)
 
 
 def clock_time(moment: datetime) -> str:
-    """'9:00 a.m. EST': Toronto time, with the zone (which changes with the season)."""
+    """'9:00 a.m. EST' ('9 h 00 HNE'): Toronto time, with the zone (which changes with the
+    season), in the request's language."""
     return format_clock(moment)
 
 
 def day_heading(day: date) -> str:
-    """'Monday, March 15'."""
-    return f"{day:%A}, {day:%B} {day.day}"
+    """'Monday, March 15' ('lundi 15 mars')."""
+    return format_day(day)
 
 
 def slot_value(slot: Slot) -> str:

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
@@ -36,7 +37,8 @@ WRITE_ATTEMPTS = 5
 class BookingRefused(Exception):
     """The request was well formed but the clinic cannot accept it."""
 
-    def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
+    def __init__(self, status: int, code: str, message: object, field: str | None = None) -> None:
+        message = str(message)  # a catalog message, in the language of the request raising it
         super().__init__(message)
         self.status = status
         self.code = code
@@ -44,7 +46,11 @@ class BookingRefused(Exception):
         self.fields = {field: message} if field else {}
 
 
-SLOT_TAKEN = (409, "slot_taken", "Sorry, someone has just booked that time. Please pick another.")
+SLOT_TAKEN = (
+    409,
+    "slot_taken",
+    _l("Sorry, someone has just booked that time. Please pick another."),
+)
 
 
 class FreeConsultUsed(BookingRefused):
@@ -57,8 +63,10 @@ class FreeConsultUsed(BookingRefused):
         super().__init__(
             409,
             "free_consult_used",
-            "This email address has already had its free consult this year. "
-            "Please call the clinic to book a treatment visit.",
+            _l(
+                "This email address has already had its free consult this year. "
+                "Please call the clinic to book a treatment visit."
+            ),
             "patient.email",
         )
         self.patient_id = patient_id
@@ -173,7 +181,7 @@ def _bookable_provider(session: Session, provider_id: int) -> Provider:
     provider = session.get(Provider, provider_id)
     if provider is None or not provider.active or not provider.offers_free_consult:
         raise BookingRefused(
-            422, "unknown_provider", "Choose one of our physiotherapists.", "provider_id"
+            422, "unknown_provider", _l("Choose one of our physiotherapists."), "provider_id"
         )
     return provider
 
@@ -266,6 +274,7 @@ def _new_consult(
         join_hash="",
         manage_hash="",
         is_probe=is_probe,
+        language=request.language,
     )
     credentials = consult_credentials(secret_key, consult)
     consult.join_hash = fingerprint(credentials.join)
@@ -286,7 +295,7 @@ def _retrying_writes(attempt_write):  # type: ignore[no-untyped-def]
     if isinstance(last_error, IntegrityError):
         raise BookingRefused(*SLOT_TAKEN) from last_error
     raise BookingRefused(
-        503, "busy", "We are very busy right now. Please try again in a moment."
+        503, "busy", _l("We are very busy right now. Please try again in a moment.")
     ) from last_error
 
 
@@ -366,8 +375,10 @@ def _audit_declined(db: Database, declined: FreeConsultUsed, actor: str) -> None
 NOT_REBOOKABLE = (
     409,
     "not_rebookable",
-    "Only a consult your physiotherapist missed can be booked again this way. "
-    "Please use the booking page, or call the clinic.",
+    _l(
+        "Only a consult your physiotherapist missed can be booked again this way. "
+        "Please use the booking page, or call the clinic."
+    ),
 )
 
 
@@ -403,7 +414,13 @@ def rebook_missed_consult(
             raise BookingRefused(*NOT_REBOOKABLE)
         patient = missed.patient
         request = BookingRequest(
-            provider_id, start, patient.name, patient.email, patient.phone, missed.reason
+            provider_id,
+            start,
+            patient.name,
+            patient.email,
+            patient.phone,
+            missed.reason,
+            language=missed.language,
         )
     return book_consult(
         db,
@@ -512,7 +529,7 @@ def reschedule_consult(
 def _changeable(session: Session, manage_credential: str, now: datetime) -> Consult:
     consult = consult_by_credential(session, "manage", manage_credential)
     if consult is None:
-        raise BookingRefused(404, "not_found", "We could not find that booking.")
+        raise BookingRefused(404, "not_found", _l("We could not find that booking."))
     if not can_change(consult, now):
         raise BookingRefused(*NOT_CHANGEABLE)
     return consult
@@ -521,5 +538,5 @@ def _changeable(session: Session, manage_credential: str, now: datetime) -> Cons
 NOT_CHANGEABLE = (
     409,
     "not_changeable",
-    "This consult has already started, ended or been cancelled, so it cannot be changed.",
+    _l("This consult has already started, ended or been cancelled, so it cannot be changed."),
 )

@@ -9,12 +9,15 @@ from flask import (
     Blueprint,
     abort,
     current_app,
+    g,
     redirect,
     render_template,
     request,
     session,
     url_for,
 )
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from ..clinic import current_clinic
@@ -30,10 +33,11 @@ from ..domain.booking_rules import (
 )
 from ..domain.text_rules import NOT_ALLOWED, is_clean_text
 from ..extensions import limiter
+from ..i18n import current_language, language_or_default
 from ..models import COLLEGES, RECOMMENDATION_LABELS, Consult, ConsultOutcome, Provider
 from ..notify.links import request_link
 from .flows import cancel_booking, move_booking, place_booking, resend_links
-from .presenters import clock_time, day_heading, group_by_day
+from .presenters import day_heading, group_by_day
 from .service import (
     BookingRefused,
     can_change,
@@ -62,16 +66,32 @@ def home() -> str:
     return render_template("index.html")
 
 
+def _language_asked(args: Any) -> str:
+    """The consult language a directory or booking page is filtered on ('' for any)."""
+    asked = args.get("language", "")
+    return language_or_default(asked) if asked else ""
+
+
+def _speaking(providers: list[Provider], language: str) -> list[Provider]:
+    return [p for p in providers if not language or language in (p.languages or ["en"])]
+
+
 @bp.get("/providers")
 def providers() -> str:
     """Our providers and their registration with the Ontario colleges."""
+    language = _language_asked(request.args)
     with current_clinic().db.sessions() as db_session:
         rows = list(
             db_session.scalars(
                 select(Provider).where(Provider.active.is_(True)).order_by(Provider.name)
             )
         )
-    return render_template("providers.html", providers=rows, colleges=COLLEGES)
+    return render_template(
+        "providers.html",
+        providers=_speaking(rows, language),
+        colleges=COLLEGES,
+        language_choice=language,
+    )
 
 
 # Far-off days are not bookable, and date arithmetic near year 9999 overflows.
@@ -83,10 +103,19 @@ class InvalidDay(ValueError):
 
     def __init__(self, field: str) -> None:
         super().__init__(field)
-        self.errors = {
-            field: f"The {field} asked for is too far ahead: "
-            f"choose a date in or before {LAST_DAY_SHOWN.year}."
-        }
+        year = LAST_DAY_SHOWN.year
+        message = (
+            _(
+                "The week asked for is too far ahead: choose a date in or before %(year)s.",
+                year=year,
+            )
+            if field == "week"
+            else _(
+                "The day asked for is too far ahead: choose a date in or before %(year)s.",
+                year=year,
+            )
+        )
+        self.errors = {field: message}
 
 
 def _day_param(value: str | None, today: date, field: str = "day") -> date | None:
@@ -104,14 +133,17 @@ def _days_asked(args: Any, today: date) -> tuple[date | None, date | None]:
     return _day_param(args.get("week"), today, "week"), _day_param(args.get("day"), today)
 
 
-def _slot_page_context(provider_choice: str, week: date | None, day: date | None) -> dict[str, Any]:
-    """A week of days to choose from, and the free times of the chosen day."""
+def _slot_page_context(
+    provider_choice: str, week: date | None, day: date | None, language: str = ""
+) -> dict[str, Any]:
+    """A week of days to choose from, and the free times of the chosen day; with a
+    `language`, only the providers who consult in it."""
     clinic = current_clinic()
     today = utcnow().astimezone(CLINIC_TZ).date()
     first_day = week or day or today
     last_day = first_day + timedelta(days=DAYS_SHOWN - 1)
     with clinic.db.sessions() as db_session:
-        everyone = consult_providers(db_session)
+        everyone = _speaking(consult_providers(db_session), language)
         names = {p.id: p.name for p in everyone}
         chosen = [p for p in everyone if str(p.id) == provider_choice] or everyone
         slots = open_slots(
@@ -122,10 +154,13 @@ def _slot_page_context(provider_choice: str, week: date | None, day: date | None
     return {
         "providers": everyone,
         "provider_choice": provider_choice if len(chosen) == 1 else "any",
+        "language_choice": language,
         "days": days,
         "selected_day": selected,
         "first_day": first_day,
-        "range_label": f"{day_heading(first_day)} to {day_heading(last_day)}",
+        "range_label": _(
+            "%(first)s to %(last)s", first=day_heading(first_day), last=day_heading(last_day)
+        ),
         "previous_week": max(first_day - timedelta(days=DAYS_SHOWN), today)
         if first_day > today
         else None,
@@ -139,20 +174,21 @@ def book() -> Any:
     """Pick a provider (or first available) and a time, then give your details."""
     today = utcnow().astimezone(CLINIC_TZ).date()
     provider_choice = request.args.get("provider", "any")
+    language = _language_asked(request.args)
     try:
         week, day = _days_asked(request.args, today)
     except InvalidDay as error:
-        context = _slot_page_context(provider_choice, None, None)
+        context = _slot_page_context(provider_choice, None, None, language)
         page = render_template(
             "book.html", form={}, errors=error.errors, field_labels=FIELD_LABELS, **context
         )
         return page, 422
-    context = _slot_page_context(provider_choice, week, day)
+    context = _slot_page_context(provider_choice, week, day, language)
     return render_template("book.html", form={}, errors={}, field_labels=FIELD_LABELS, **context)
 
 
 def _payload_from_form(form: Any) -> dict[str, Any]:
-    provider_id, _, start = form.get("slot", "").partition("|")
+    provider_id, _bar, start = form.get("slot", "").partition("|")
     reason = (
         form.get("reason_other", "").strip()
         if form.get("reason") == "other"
@@ -168,6 +204,8 @@ def _payload_from_form(form: Any) -> dict[str, Any]:
         },
         "reason": reason,
         "consent": form.get("consent") == "yes",
+        # The page's language: the booking's emails and links will speak it.
+        "language": current_language(),
     }
 
 
@@ -182,28 +220,35 @@ FIELD_ALIASES = {
 
 # What to change, in the words of the page (the API's messages speak of JSON fields).
 FORM_MESSAGES = {
-    "slot": "Choose one of the free times under \u201cChoose a time\u201d. If none suits "
-    "you, look at later days or choose another physiotherapist.",
-    "email": "Enter your email address in the form name@example.com.",
-    "phone": "Enter a phone number with its area code, for example 905-555-0123.",
-    "reason": "Choose what brings you in from the list. If it is not listed, choose "
-    "\u201cSomething else\u201d and describe it in the box under the list.",
-    "reason_other": "Describe briefly what brings you in (up to 500 characters), or choose "
-    "a condition from the list.",
-    "consent": "Please agree to a virtual consult: tick the box under \u201cConsent to "
-    "virtual care\u201d.",
+    "slot": _l(
+        "Choose one of the free times under \u201cChoose a time\u201d. If none suits "
+        "you, look at later days or choose another physiotherapist."
+    ),
+    "email": _l("Enter your email address in the form name@example.com."),
+    "phone": _l("Enter a phone number with its area code, for example 905-555-0123."),
+    "reason": _l(
+        "Choose what brings you in from the list. If it is not listed, choose "
+        "\u201cSomething else\u201d and describe it in the box under the list."
+    ),
+    "reason_other": _l(
+        "Describe briefly what brings you in (up to 500 characters), or choose "
+        "a condition from the list."
+    ),
+    "consent": _l(
+        "Please agree to a virtual consult: tick the box under \u201cConsent to virtual care\u201d."
+    ),
 }
 # The name each field has on the page, so that the error summary says which one to fix.
 FIELD_LABELS = {
-    "slot": "Time",
-    "name": "Full name",
-    "email": "Email",
-    "phone": "Phone",
-    "reason": "What brings you in",
-    "reason_other": "Something else",
-    "consent": "Consent to virtual care",
-    "week": "Week",
-    "day": "Day",
+    "slot": _l("Time"),
+    "name": _l("Full name"),
+    "email": _l("Email"),
+    "phone": _l("Phone"),
+    "reason": _l("What brings you in"),
+    "reason_other": _l("Something else"),
+    "consent": _l("Consent to virtual care"),
+    "week": _l("Week"),
+    "day": _l("Day"),
 }
 
 
@@ -215,7 +260,7 @@ def _form_errors(fields: dict[str, str], form: Any) -> dict[str, str]:
         if name == "reason" and form.get("reason") == "other":
             name = "reason_other"  # the box was left empty, not the list
         errors.setdefault(
-            name, message if message == NOT_ALLOWED else FORM_MESSAGES.get(name, message)
+            name, _(message) if message == NOT_ALLOWED else str(FORM_MESSAGES.get(name, _(message)))
         )
     return errors
 
@@ -253,7 +298,7 @@ def _book_again(form: Any, errors: dict[str, str], status: int) -> tuple[str, in
         week, day = _days_asked(form, today)
     except InvalidDay as error:
         (week, day), errors = (None, None), {**errors, **error.errors}
-    context = _slot_page_context(form.get("provider", "any"), week, day)
+    context = _slot_page_context(form.get("provider", "any"), week, day, _language_asked(form))
     return render_template(
         "book.html", form=form, errors=errors, field_labels=FIELD_LABELS, **context
     ), status
@@ -282,8 +327,6 @@ def confirmed() -> Any:
 
 # --- resend my links -----------------------------------------------------------------
 
-RESEND_DONE = "If this address has an upcoming consult, we've sent its links."
-
 
 @bp.get("/resend-links")
 def resend_form() -> str:
@@ -296,13 +339,13 @@ def resend_submit() -> Any:
     """The same answer whether or not the address has a booking (see flows.resend_links)."""
     email = normalise_email(request.form.get("email", ""))
     if not EMAIL_PATTERN.match(email) or len(email) > 254 or not is_clean_text(email):
-        errors = {"email": "Enter the email address you booked with, like name@example.com."}
+        errors = {"email": _("Enter the email address you booked with, like name@example.com.")}
         return render_template("resend.html", errors=errors, email=email, done=False), 422
     try:
         resend_links(email)
     except BookingRefused as error:
         return render_template(
-            "error.html", title="Please wait before asking again", message=error.message
+            "error.html", title=_("Please wait before asking again"), message=error.message
         ), error.status
     return render_template("resend.html", errors={}, email="", done=True)
 
@@ -319,9 +362,10 @@ def manage_entry(credential: str) -> Any:
     if consult is None:
         return render_template(
             "error.html",
-            title="Booking not found",
-            message="We could not find that booking. Check the link in "
-            "your email, or call the clinic.",
+            title=_("Booking not found"),
+            message=_(
+                "We could not find that booking. Check the link in your email, or call the clinic."
+            ),
             show_resend=True,
         ), 404
     session[MANAGE_SESSION_KEY] = credential
@@ -335,7 +379,9 @@ def _managed_consult() -> tuple[str, Consult] | None:
     with current_clinic().db.sessions() as db_session:
         consult = consult_by_credential(db_session, "manage", credential)
         if consult is not None:
-            _ = consult.provider.name, consult.patient.email  # load before the session closes
+            _loaded = consult.provider.name, consult.patient.email  # before the session closes
+            # The page speaks the booking's language, unless this person switched.
+            g.booking_language = consult.language
     return (credential, consult) if consult else None
 
 
@@ -346,11 +392,11 @@ def manage() -> Any:
     if found is None:
         return render_template(
             "error.html",
-            title="Booking not found",
-            message="Open the manage link from your confirmation email.",
+            title=_("Booking not found"),
+            message=_("Open the manage link from your confirmation email."),
             show_resend=True,
         ), 404
-    _, consult = found
+    consult = found[1]
     today = utcnow().astimezone(CLINIC_TZ).date()
     errors: dict[str, str] = {}
     try:
@@ -383,7 +429,7 @@ def manage_cancel_ask() -> Any:
     found = _managed_consult()
     if found is None:
         abort(404)
-    _, consult = found
+    consult = found[1]
     if not can_change(consult, utcnow()):
         return redirect(url_for("booking.manage"), code=303)
     return _cancel_question(consult)
@@ -414,7 +460,7 @@ def manage_cancel() -> Any:
         cancel_booking(credential, consult)
     except BookingRefused as error:
         return render_template(
-            "error.html", title="Cannot cancel", message=error.message
+            "error.html", title=_("Cannot cancel"), message=error.message
         ), error.status
     return redirect(url_for("booking.manage", done="cancelled"), code=303)
 
@@ -429,7 +475,7 @@ def manage_reschedule() -> Any:
     credential, consult = found
     new_start = parse_start(_payload_from_form(request.form)["start"])
     if new_start is None:
-        return _manage_again(consult, "Choose a new time.", 422)
+        return _manage_again(consult, _("Choose a new time."), 422)
     try:
         move_booking(credential, consult, new_start)
     except BookingRefused as error:
@@ -448,8 +494,3 @@ def _manage_again(consult: Consult, message: str, status: int) -> tuple[str, int
         **context,
     )
     return page, status
-
-
-@bp.app_template_filter("clock_time")
-def _clock_time_filter(moment: Any) -> str:
-    return clock_time(moment)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask import g, has_request_context
 from sqlalchemy.orm import Session
 
 from ..booking.service import consult_by_credential
@@ -60,6 +61,9 @@ def consult_of_pass(session: Session, patient_pass: PatientPass) -> Consult | No
     consult = session.get(Consult, patient_pass.consult_id)
     if consult is None or consult.join_hash != patient_pass.join_hash:
         return None
+    if has_request_context():
+        # Every page behind the join link speaks the booking's language (unless switched).
+        g.booking_language = consult.language
     return consult
 
 

@@ -9,22 +9,26 @@ from typing import Any
 
 from .endings import Ending, ending_of
 from .text_rules import NOT_ALLOWED, is_clean_text
+from .wording import N_
 
+# Stored in English (the physiotherapist's list); the booking page shows them translated.
 CONDITIONS = (
-    "Knee pain",
-    "Shoulder pain",
-    "Neck pain",
-    "Back pain",
-    "Joint pain",
-    "Tissue injury",
-    "Ankle sprain",
-    "Sports injury",
-    "Mobility issues",
-    "Damaged muscle tissue",
-    "Pelvic-floor rehabilitation",
-    "Muscle tension or trigger points",
-    "Connective-tissue problems",
+    N_("Knee pain"),
+    N_("Shoulder pain"),
+    N_("Neck pain"),
+    N_("Back pain"),
+    N_("Joint pain"),
+    N_("Tissue injury"),
+    N_("Ankle sprain"),
+    N_("Sports injury"),
+    N_("Mobility issues"),
+    N_("Damaged muscle tissue"),
+    N_("Pelvic-floor rehabilitation"),
+    N_("Muscle tension or trigger points"),
+    N_("Connective-tissue problems"),
 )
+# The languages a booking may be made in; the emails about it speak the same one.
+BOOKING_LANGUAGES = ("en", "fr")
 
 EMAIL_PATTERN = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[A-Za-z]{2,}$")
 MAX_REASON = 500
@@ -38,6 +42,7 @@ class BookingRequest:
     email: str
     phone: str
     reason: str
+    language: str = "en"
 
 
 class InvalidBooking(Exception):
@@ -110,37 +115,42 @@ def parse_booking(payload: dict[str, Any]) -> BookingRequest:
         or isinstance(provider_id, bool)
         or not 1 <= provider_id < 2**31
     ):
-        errors["provider_id"] = "Choose a physiotherapist."
+        errors["provider_id"] = N_("Choose a physiotherapist.")
 
     start = parse_start(payload.get("start"))
     if start is None:
-        errors["start"] = "Choose a time (ISO 8601 with a UTC offset)."
+        errors["start"] = N_("Choose a time (ISO 8601 with a UTC offset).")
 
     name = _text(patient, "name")
     if not 1 <= len(name) <= 120:
-        errors["patient.name"] = "Enter your name (up to 120 characters)."
+        errors["patient.name"] = N_("Enter your name (up to 120 characters).")
 
     email = normalise_email(_text(patient, "email"))
     if not EMAIL_PATTERN.match(email) or len(email) > 254:
-        errors["patient.email"] = "Enter an email address like name@example.com."
+        errors["patient.email"] = N_("Enter an email address like name@example.com.")
 
     phone = normalise_phone(_text(patient, "phone"))
     if phone is None:
-        errors["patient.phone"] = "Enter a phone number with area code, e.g. 905-555-0123."
+        errors["patient.phone"] = N_("Enter a phone number with area code, e.g. 905-555-0123.")
 
     reason = _text(payload, "reason")
     if not 1 <= len(reason) <= MAX_REASON:
-        errors["reason"] = f"Tell us briefly what brings you in (up to {MAX_REASON} characters)."
+        # Written out (MAX_REASON is 500) so that the catalog knows the whole sentence.
+        errors["reason"] = N_("Tell us briefly what brings you in (up to 500 characters).")
 
     if payload.get("consent") is not True:
-        errors["consent"] = "Please agree to a virtual consult to continue."
+        errors["consent"] = N_("Please agree to a virtual consult to continue.")
+
+    language = payload.get("language", "en")
+    if language not in BOOKING_LANGUAGES:
+        errors["language"] = N_("Choose English (en) or French (fr).")
 
     errors.update(unclean_booking_fields(payload))
 
     if errors:
         raise InvalidBooking(errors)
     assert start is not None and phone is not None and isinstance(provider_id, int)
-    return BookingRequest(provider_id, start, name, email, phone, reason)
+    return BookingRequest(provider_id, start, name, email, phone, reason, str(language))
 
 
 def uses_free_consult(

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import unicodedata
 
+from .wording import N_
+
 # Bidirectional embeddings, overrides and isolates: LRE, RLE, PDF, LRO, RLO and LRI, RLI, FSI, PDI.
 BIDI_CONTROLS = frozenset(chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A)))
 
-NOT_ALLOWED = "Remove control or text-direction characters."
+NOT_ALLOWED = N_("Remove control or text-direction characters.")
 
 
 def unsafe_character(text: str, allow_newlines: bool = False) -> str | None:

@@ -32,8 +32,12 @@ def consult_invite(
     method: InviteMethod = "REQUEST",
     now: datetime | None = None,
     alarm_before: timedelta = ALARM_BEFORE,
+    alarm_text: str = "",
+    language: str = "",
 ) -> bytes:
-    """One consult as an iCalendar invite (REQUEST) or withdrawal (CANCEL)."""
+    """One consult as an iCalendar invite (REQUEST) or withdrawal (CANCEL); `summary`,
+    `description` and `alarm_text` come worded in the patient's `language` (a tag such as
+    'fr-CA', carried as the text's LANGUAGE parameter)."""
     _require_aware(start, "start")
     _require_aware(end, "end")
     if end <= start:
@@ -49,8 +53,9 @@ def consult_invite(
     # even for a patient whose device is set elsewhere.
     event.add("dtstart", start.astimezone(CLINIC_TIMEZONE))
     event.add("dtend", end.astimezone(CLINIC_TIMEZONE))
-    event.add("summary", summary)
-    event.add("description", description)
+    text_parameters = {"LANGUAGE": language} if language else {}
+    event.add("summary", summary, parameters=text_parameters)
+    event.add("description", description, parameters=text_parameters)
     event.add("location", location)
     event.add("url", location)
     event.add("status", "CANCELLED" if method == "CANCEL" else "CONFIRMED")
@@ -61,7 +66,7 @@ def consult_invite(
         _calendar_address(attendee_email, attendee_name, ROLE="REQ-PARTICIPANT", RSVP="FALSE"),
     )
     if method == "REQUEST":
-        event.add_component(_heads_up_alarm(alarm_before))
+        event.add_component(_heads_up_alarm(alarm_before, alarm_text))
 
     calendar = Calendar()
     calendar.add("prodid", PRODID)
@@ -98,13 +103,14 @@ def _calendar_address(email: str, name: str, **params: str) -> vCalAddress:
     return address
 
 
-def _heads_up_alarm(before: timedelta) -> Alarm:
+def _heads_up_alarm(before: timedelta, text: str = "") -> Alarm:
     minutes = round(before.total_seconds() / 60)
     alarm = Alarm()
     alarm.add("action", "DISPLAY")
     alarm.add(
         "description",
-        f"Your free physiotherapy consult starts in {minutes} minutes: the waiting room is open",
+        text
+        or f"Your free physiotherapy consult starts in {minutes} minutes: the waiting room is open",
     )
     alarm.add("trigger", -before)
     return alarm

@@ -13,25 +13,23 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from html import escape
 
+from flask_babel import gettext as _
+from flask_babel import ngettext
+
+from ..i18n import HTML_LANG
+from ..i18n_format import (
+    active_language,
+    format_clock,
+    format_long_day,
+    format_short_day,
+)
 from .ics import CLINIC_TIMEZONE, InviteMethod, consult_invite
 
 LOBBY_OPENS_MINUTES = 10
 
-_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-_MONTHS = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
+# Every email is worded in the active language: callers build it inside
+# i18n_format.speaking(<the booking's language>) (booking/notices.py does), so a booking
+# made in French gets French emails whichever browser or process triggers them.
 
 
 @dataclass(frozen=True)
@@ -55,6 +53,8 @@ class ConsultNotice:
     lobby_opens_minutes: int = LOBBY_OPENS_MINUTES
     # "Test your setup" with the connection check (consult/setup.py); empty: no such link.
     setup_url: str = ""
+    # The language the consult was booked in; the email is built speaking it.
+    language: str = "en"
 
 
 @dataclass(frozen=True)
@@ -84,11 +84,15 @@ class _Letter:
 def booking_confirmation(n: ConsultNotice) -> EmailMessage:
     """The "you're booked" email, with a calendar invite."""
     letter = _Letter(
-        subject=f"Your free physiotherapy consult on {_short_when(n.start)}",
+        subject=_("Your free physiotherapy consult on %(when)s", when=_short_when(n.start)),
         greeting=_greeting(n),
         opening=(
-            f"Thanks for booking a free {_minutes(n)}-minute physiotherapy consult "
-            f"with {n.clinic_name}. You're all set, and we look forward to meeting you.",
+            _(
+                "Thanks for booking a free %(minutes)s-minute physiotherapy consult "
+                "with %(clinic)s. You're all set, and we look forward to meeting you.",
+                minutes=_minutes(n),
+                clinic=n.clinic_name,
+            ),
         ),
         details=_details(n),
         links=_call_links(n),
@@ -102,11 +106,13 @@ def booking_confirmation(n: ConsultNotice) -> EmailMessage:
 def reschedule_confirmation(n: ConsultNotice) -> EmailMessage:
     """The "your consult has moved" email; n.ics_sequence must already be bumped."""
     letter = _Letter(
-        subject=f"Your free physiotherapy consult is now {_short_when(n.start)}",
+        subject=_("Your free physiotherapy consult is now %(when)s", when=_short_when(n.start)),
         greeting=_greeting(n),
         opening=(
-            "Your free physiotherapy consult has a new time. The details are below, "
-            "and the attached invite updates the one already in your calendar.",
+            _(
+                "Your free physiotherapy consult has a new time. The details are below, "
+                "and the attached invite updates the one already in your calendar."
+            ),
         ),
         details=_details(n),
         links=_call_links(n),
@@ -121,11 +127,14 @@ def cancellation_notice(n: ConsultNotice) -> EmailMessage:
     """The "your consult is cancelled" email, with an invite that removes it from calendars."""
     # No join or manage link: neither is any use once the consult is cancelled.
     letter = _Letter(
-        subject=f"Your free consult on {_short_when(n.start)} is cancelled",
+        subject=_("Your free consult on %(when)s is cancelled", when=_short_when(n.start)),
         greeting=_greeting(n),
         opening=(
-            f"Your free physiotherapy consult on {_long_when(n.start)} has been cancelled.",
-            "If you'd like to book another time, we'd be glad to see you.",
+            _(
+                "Your free physiotherapy consult on %(when)s has been cancelled.",
+                when=_long_when(n.start),
+            ),
+            _("If you'd like to book another time, we'd be glad to see you."),
         ),
         details=(),
         closing=_contact(n),
@@ -134,22 +143,24 @@ def cancellation_notice(n: ConsultNotice) -> EmailMessage:
     return _email(n, letter, invite="CANCEL")
 
 
-def free_consult_already_used(n: ConsultNotice, period: str = "12 months") -> EmailMessage:
+def free_consult_already_used(n: ConsultNotice, period_days: int = 365) -> EmailMessage:
     """Sent instead of a booking confirmation when this email had its free consult recently.
 
     Only the owner of the address learns why nothing was booked; the website answers the
     person who asked exactly as it answers a new booking (see booking/flows.py). The request
     came from someone who may not be the owner, so nothing they typed is repeated here."""
     letter = _Letter(
-        subject="About your request for a free consult",
-        greeting="Hello,",
+        subject=_("About your request for a free consult"),
+        greeting=_("Hello,"),
         opening=(
-            f"We received a request to book a free consult on {_long_when(n.start)} "
-            f"with {n.provider_name}, using this email address.",
-            f"You already had your free consult in the last {period}, so we did not book "
-            "this one. We would be glad to see you for treatment: please call the clinic "
-            f"at {n.clinic_phone} to book a visit.",
-            "If you did not make this request, you can ignore this email.",
+            _(
+                "We received a request to book a free consult on %(when)s "
+                "with %(provider)s, using this email address.",
+                when=_long_when(n.start),
+                provider=n.provider_name,
+            ),
+            _already_had(period_days, n.clinic_phone),
+            _("If you did not make this request, you can ignore this email."),
         ),
         details=(),
         closing=_contact(n),
@@ -165,22 +176,32 @@ def recommendation_summary(
     physiotherapist's own note is never in the email (the address was never verified):
     it waits behind the patient's manage link."""
     opening = [
-        f"Thank you for your free consult with {n.provider_name}.",
-        f"Our recommendation: {recommendation}.",
+        _("Thank you for your free consult with %(provider)s.", provider=n.provider_name),
+        _("Our recommendation: %(recommendation)s.", recommendation=_recommended(recommendation)),
     ]
     links: list[_Link] = []
     if book_url.startswith("mailto:"):
         # No booking page: the address in words, which works without a mail app.
         opening.append(
-            f"To book your treatment, email us at {n.clinic_email} or call us at {n.clinic_phone}."
+            _(
+                "To book your treatment, email us at %(email)s or call us at %(phone)s.",
+                email=n.clinic_email,
+                phone=n.clinic_phone,
+            )
         )
     elif book_url:
-        links.append(_Link("Book your treatment", book_url, button=True))
+        links.append(_Link(_("Book your treatment"), book_url, button=True))
     if has_note:
-        opening.append(f"{n.provider_name} left you a note; read it on your consult page.")
-        links.append(_Link("Read the note from your physiotherapist", n.manage_url))
+        opening.append(
+            _(
+                "%(provider)s left you a note; read it on your consult page.",
+                provider=n.provider_name,
+            )
+        )
+        links.append(_Link(_("Read the note from your physiotherapist"), n.manage_url))
+    subject = _("Your consult recommendation from %(clinic)s", clinic=_one_line(n.clinic_name))
     letter = _Letter(
-        subject=f"Your consult recommendation from {_one_line(n.clinic_name)}"[:69],
+        subject=subject[:69],
         greeting=_greeting(n),
         opening=tuple(opening),
         details=(),
@@ -195,11 +216,20 @@ def reminder(n: ConsultNotice, hours_before: int) -> EmailMessage:
     """A heads-up sent hours_before the consult, with the join link (no invite)."""
     soon = _how_soon(hours_before)
     clock = _clock(n.start)
-    subject_when = f"{soon} at {clock}" if hours_before >= 24 else f"{soon} ({clock})"
+    subject_when = (
+        _("%(soon)s at %(time)s", soon=soon, time=clock)
+        if hours_before >= 24
+        else _("%(soon)s (%(time)s)", soon=soon, time=clock)
+    )
     letter = _Letter(
-        subject=f"Reminder: your free consult is {subject_when}",
+        subject=_("Reminder: your free consult is %(when)s", when=subject_when),
         greeting=_greeting(n),
-        opening=(f"Just a friendly reminder: your free physiotherapy consult is {soon}.",),
+        opening=(
+            _(
+                "Just a friendly reminder: your free physiotherapy consult is %(soon)s.",
+                soon=soon,
+            ),
+        ),
         details=_details(n),
         links=_call_links(n),
         checklist=_checklist(n),
@@ -214,31 +244,35 @@ def consult_links(notices: Sequence[ConsultNotice]) -> EmailMessage:
     because someone asked on the site ("Resend my links"). No invite: the calendar
     already has one, and nothing changed."""
     first = notices[0]
-    opening = (
-        "You asked us to send the links to your upcoming free consult again. Here they are."
-        if len(notices) == 1
-        else "You asked us to send the links to your upcoming free consults again. Here they are."
+    opening = ngettext(
+        "You asked us to send the links to your upcoming free consult again. Here they are.",
+        "You asked us to send the links to your upcoming free consults again. Here they are.",
+        len(notices),
     )
     links: list[_Link] = []
     for n in notices:
         when = _long_when(n.start)
         links.append(
             _Link(
-                f"Join your consult on {when} with {n.provider_name}",
+                _(
+                    "Join your consult on %(when)s with %(provider)s",
+                    when=when,
+                    provider=n.provider_name,
+                ),
                 n.join_url,
-                f"The link works from {n.lobby_opens_minutes} minutes before your start time.",
+                _works_from(n),
             )
         )
-        links.append(_Link(f"Cancel or change your consult on {when}", n.manage_url))
+        links.append(_Link(_("Cancel or change your consult on %(when)s", when=when), n.manage_url))
         links.extend(_setup_links(n))
     letter = _Letter(
-        subject="Your free consult links",
+        subject=_("Your free consult links"),
         greeting=_greeting(first),
         opening=(opening,),
         details=(),
         links=tuple(links),
         closing=(
-            "If you did not ask for this email, you can ignore it: nothing has changed.",
+            _("If you did not ask for this email, you can ignore it: nothing has changed."),
             *_contact(first),
         ),
         signoff=_signoff(first),
@@ -250,61 +284,109 @@ def consult_links(notices: Sequence[ConsultNotice]) -> EmailMessage:
 
 
 def _greeting(n: ConsultNotice) -> str:
-    return f"Hi {_one_line(n.patient_name)},"
+    return _("Hi %(name)s,", name=_one_line(n.patient_name))
 
 
 def _details(n: ConsultNotice) -> tuple[tuple[str, str], ...]:
+    when = _(
+        "%(day)s, %(times)s (Ontario time)",
+        day=_long_day(n.start),
+        times=_time_range(n.start, n.end),
+    )
     return (
-        ("When", f"{_long_day(n.start)}, {_time_range(n.start, n.end)} (Ontario time)"),
-        ("With", n.provider_name),
-        ("Where", "Online, by video. Your link is below."),
+        (_("When"), when),
+        (_("With"), n.provider_name),
+        (_("Where"), _("Online, by video. Your link is below.")),
+    )
+
+
+def _works_from(n: ConsultNotice) -> str:
+    return ngettext(
+        "The link works from %(num)d minute before your start time.",
+        "The link works from %(num)d minutes before your start time.",
+        n.lobby_opens_minutes,
     )
 
 
 def _call_links(n: ConsultNotice) -> tuple[_Link, ...]:
     return (
-        _Link(
-            "Join your consult",
-            n.join_url,
-            f"The link works from {n.lobby_opens_minutes} minutes before your start time.",
-        ),
-        _Link("Need to cancel or pick a different time?", n.manage_url),
+        _Link(_("Join your consult"), n.join_url, _works_from(n)),
+        _Link(_("Need to cancel or pick a different time?"), n.manage_url),
     ) + _setup_links(n)
 
 
 def _setup_links(n: ConsultNotice) -> tuple[_Link, ...]:
-    note = "Any day before your consult: your camera, microphone, speaker and connection."
-    return (_Link("Test your setup", n.setup_url, note),) if n.setup_url else ()
+    note = _("Any day before your consult: your camera, microphone, speaker and connection.")
+    return (_Link(_("Test your setup"), n.setup_url, note),) if n.setup_url else ()
 
 
 def _checklist(n: ConsultNotice) -> tuple[str, ...]:
     # Ontario-registered physiotherapists may only see patients who are in Ontario.
     return (
-        "Find a quiet, private place, and please be in Ontario for the call.",
-        "Use a phone, tablet or computer with a working camera and microphone.",
-        f"Open the join link up to {n.lobby_opens_minutes} minutes early to check your "
-        "camera and sound.",
+        _("Find a quiet, private place, and please be in Ontario for the call."),
+        _("Use a phone, tablet or computer with a working camera and microphone."),
+        ngettext(
+            "Open the join link up to %(num)d minute early to check your camera and sound.",
+            "Open the join link up to %(num)d minutes early to check your camera and sound.",
+            n.lobby_opens_minutes,
+        ),
     )
 
 
 def _contact(n: ConsultNotice) -> tuple[str, ...]:
-    return (f"Questions? Call us at {n.clinic_phone} or reply to this email.",)
+    return (_("Questions? Call us at %(phone)s or reply to this email.", phone=n.clinic_phone),)
 
 
 def _signoff(n: ConsultNotice) -> tuple[str, ...]:
-    return ("Take care,", n.clinic_name)
+    return (_("Take care,"), n.clinic_name)
+
+
+def _already_had(period_days: int, clinic_phone: str) -> str:
+    if period_days == 365:
+        return _(
+            "You already had your free consult in the last 12 months, so we did not book "
+            "this one. We would be glad to see you for treatment: please call the clinic "
+            "at %(phone)s to book a visit.",
+            phone=clinic_phone,
+        )
+    return ngettext(
+        "You already had your free consult in the last %(num)d day, so we did not book "
+        "this one. We would be glad to see you for treatment: please call the clinic "
+        "at %(phone)s to book a visit.",
+        "You already had your free consult in the last %(num)d days, so we did not book "
+        "this one. We would be glad to see you for treatment: please call the clinic "
+        "at %(phone)s to book a visit.",
+        period_days,
+        phone=clinic_phone,
+    )
+
+
+# What the physiotherapist recommended, as it reads inside a sentence ("Our
+# recommendation: physiotherapy."), by the recommendation's code or its English label.
+def _recommended(recommendation: str) -> str:
+    words = {
+        "physiotherapy": _("physiotherapy"),
+        "massage_therapy": _("massage therapy"),
+        "massage therapy": _("massage therapy"),
+        "both": _("physiotherapy and massage therapy"),
+        "physiotherapy and massage therapy": _("physiotherapy and massage therapy"),
+        "referral": _("referral elsewhere"),
+        "referral elsewhere": _("referral elsewhere"),
+        "none": _("no treatment needed"),
+        "no treatment needed": _("no treatment needed"),
+    }
+    return words.get(recommendation.strip().lower(), recommendation)
 
 
 def _how_soon(hours_before: int) -> str:
     if hours_before < 1:
         raise ValueError("a reminder goes out at least 1 hour before the consult")
-    if hours_before == 1:
-        return "in 1 hour"
     if hours_before < 24:
-        return f"in {hours_before} hours"
+        return ngettext("in %(num)d hour", "in %(num)d hours", hours_before)
     if hours_before < 48:
-        return "tomorrow"
-    return f"in {hours_before // 24} days"
+        return _("tomorrow")
+    days = hours_before // 24
+    return ngettext("in %(num)d day", "in %(num)d days", days)
 
 
 def _minutes(n: ConsultNotice) -> int:
@@ -328,26 +410,33 @@ def _clock_parts(moment: datetime) -> tuple[str, str, str]:
 
 
 def _clock(moment: datetime) -> str:
-    return " ".join(_clock_parts(moment))
+    _clinic_time(moment)
+    return format_clock(moment)
 
 
 def _short_when(moment: datetime) -> str:
-    # Spelled out by hand: strftime names follow the server's locale.
-    local = _clinic_time(moment)
-    day = f"{_WEEKDAYS[local.weekday()][:3]}, {_MONTHS[local.month - 1][:3]} {local.day}"
-    return f"{day} at {_clock(moment)}"
+    # Day and month names through Babel: strftime's follow the server's locale.
+    _clinic_time(moment)
+    return _("%(day)s at %(time)s", day=format_short_day(moment), time=_clock(moment))
 
 
 def _long_day(moment: datetime) -> str:
-    local = _clinic_time(moment)
-    return f"{_WEEKDAYS[local.weekday()]}, {_MONTHS[local.month - 1]} {local.day}, {local.year}"
+    _clinic_time(moment)
+    return format_long_day(moment)
 
 
 def _long_when(moment: datetime) -> str:
-    return f"{_long_day(moment)}, at {_clock(moment)}"
+    return _("%(day)s, at %(time)s", day=_long_day(moment), time=_clock(moment))
 
 
 def _time_range(start: datetime, end: datetime) -> str:
+    if active_language() == "fr":
+        # « de 14 h 20 à 14 h 40 HNE »: the zone once, at the end, when both share it.
+        first, last = _clock(start), _clock(end)
+        first_zone, last_zone = first.rsplit(" ", 1)[1], last.rsplit(" ", 1)[1]
+        if first_zone == last_zone:
+            first = first.rsplit(" ", 1)[0]
+        return _("from %(start)s to %(end)s", start=first, end=last)
     # "9:00 to 9:20 a.m. EDT" reads better than repeating the shared a.m. and zone.
     first_time, first_half, first_zone = _clock_parts(start)
     last_time, last_half, last_zone = _clock_parts(end)
@@ -394,7 +483,7 @@ def _invite(n: ConsultNotice, method: InviteMethod) -> bytes:
         sequence=n.ics_sequence,
         start=n.start,
         end=n.end,
-        summary=f"Free physiotherapy consult ({n.clinic_name})",
+        summary=_("Free physiotherapy consult (%(clinic)s)", clinic=n.clinic_name),
         description=_invite_description(n, method),
         location=n.join_url,
         organizer_email=n.clinic_email,
@@ -403,30 +492,50 @@ def _invite(n: ConsultNotice, method: InviteMethod) -> bytes:
         attendee_name=n.patient_name,
         method=method,
         alarm_before=timedelta(minutes=n.lobby_opens_minutes),
+        alarm_text=ngettext(
+            "Your free physiotherapy consult starts in %(num)d minute: the waiting room is open",
+            "Your free physiotherapy consult starts in %(num)d minutes: the waiting room is open",
+            n.lobby_opens_minutes,
+        ),
+        language=HTML_LANG.get(active_language(), "en-CA"),
     )
 
 
 def _invite_description(n: ConsultNotice, method: InviteMethod) -> str:
     if method == "CANCEL":
-        return f"This consult has been cancelled. Questions? Call {n.clinic_phone}."
-    return (
-        f"Your free {_minutes(n)}-minute video consult with {n.provider_name}.\n\n"
-        f"Join: {n.join_url}\n"
-        f"The link works from {n.lobby_opens_minutes} minutes before your start time.\n\n"
-        f"Cancel or reschedule: {n.manage_url}\n"
-        f"Questions? Call {n.clinic_phone}."
+        return _(
+            "This consult has been cancelled. Questions? Call %(phone)s.", phone=n.clinic_phone
+        )
+    lines = (
+        _(
+            "Your free %(minutes)s-minute video consult with %(provider)s.",
+            minutes=_minutes(n),
+            provider=n.provider_name,
+        ),
+        "",
+        _("Join: %(url)s", url=n.join_url),
+        _works_from(n),
+        "",
+        _("Cancel or reschedule: %(url)s", url=n.manage_url),
+        _("Questions? Call %(phone)s.", phone=n.clinic_phone),
     )
+    return "\n".join(lines)
 
 
 def _as_text(letter: _Letter) -> str:
     blocks: list[str] = [letter.greeting, *letter.opening]
     if letter.details:
-        blocks.append("\n".join(f"{label}: {value}" for label, value in letter.details))
+        blocks.append(
+            "\n".join(
+                _("%(label)s: %(value)s", label=label, value=value)
+                for label, value in letter.details
+            )
+        )
     for link in letter.links:
         blocks.append("\n".join(line for line in (link.heading, link.url, link.note) if line))
     if letter.checklist:
         checklist = (f"- {item}" for item in letter.checklist)
-        blocks.append("\n".join(["Before your consult:", *checklist]))
+        blocks.append("\n".join([_("Before your consult:"), *checklist]))
     blocks.extend(letter.closing)
     if letter.signoff:
         blocks.append("\n".join(letter.signoff))
@@ -441,10 +550,10 @@ BUTTON_STYLE = (
 
 def _html_button(link: _Link) -> str:
     url = escape(link.url)
+    fallback = escape(_("If the button does not work, open this address:"))
     return (
         f'<p><a href="{url}" style="{BUTTON_STYLE}">{escape(link.heading)}</a></p>\n'
-        '<p style="font-size:14px;color:#555">If the button does not work, open this '
-        f'address: <a href="{url}">{url}</a></p>'
+        f'<p style="font-size:14px;color:#555">{fallback} <a href="{url}">{url}</a></p>'
     )
 
 
@@ -469,13 +578,15 @@ def _as_html(letter: _Letter) -> str:
         )
     if letter.checklist:
         items = "".join(f"<li>{escape(item)}</li>" for item in letter.checklist)
-        parts.append(f"<p><strong>Before your consult:</strong></p><ul>{items}</ul>")
+        before = escape(_("Before your consult:"))
+        parts.append(f"<p><strong>{before}</strong></p><ul>{items}</ul>")
     parts.extend(f"<p>{escape(paragraph)}</p>" for paragraph in letter.closing)
     if letter.signoff:
         parts.append(f"<p>{'<br>'.join(escape(line) for line in letter.signoff)}</p>")
     body = "\n".join(parts)
     return (
-        '<!DOCTYPE html>\n<html lang="en-CA">\n<head><meta charset="utf-8">'
+        f'<!DOCTYPE html>\n<html lang="{HTML_LANG.get(active_language(), "en-CA")}">\n'
+        '<head><meta charset="utf-8">'
         f"<title>{escape(letter.subject)}</title></head>\n"
         '<body style="font-family:Arial,Helvetica,sans-serif;font-size:16px;'
         f'line-height:1.5;color:#222">\n{body}\n</body>\n</html>\n'
