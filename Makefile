@@ -22,10 +22,10 @@ translations: $(STAMP)
 # catalog; then merged into the French catalog (new messages arrive untranslated; the
 # catalog test names each one until it is translated).
 i18n-extract: $(STAMP)
-	$(BIN)/pybabel extract --quiet -F babel.cfg -k _l -k lazy_gettext -o telehealth/translations/messages.pot .
+	$(BIN)/pybabel --quiet extract -F babel.cfg -k _l -k lazy_gettext -o telehealth/translations/messages.pot .
 
 i18n-update: i18n-extract
-	$(BIN)/pybabel update --quiet --no-fuzzy-matching -i telehealth/translations/messages.pot -d telehealth/translations -l fr_CA
+	$(BIN)/pybabel --quiet update --no-fuzzy-matching -i telehealth/translations/messages.pot -d telehealth/translations -l fr_CA
 
 run: install
 	$(BIN)/telehealth init-db

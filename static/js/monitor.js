@@ -1,49 +1,14 @@
 // The admin's live room monitor: one table row per consult, updated over /monitor,
 // and the probe call button.
 import { io } from "/static/vendor/socket.io-4.8.4/socket.io.esm.min.js";
+import { clinicFormat, has, lang, t } from "./strings.js";
 
-// Every sentence the page shows, together so that they are easy to translate.
-const PHASES = {
-  scheduled: "Not arrived", waiting: "Patient waiting", in_call: "In call", ended: "Ended",
-  no_show_patient: "Patient no-show", no_show_provider: "Physiotherapist no-show",
-  cancelled: "Cancelled", completed: "Ended",
-};
-const FLAGS = {
-  waiting_long: "Waiting over 3 min", poor_quality: "Poor call quality",
-  provider_no_show: "Physiotherapist did not join", probe: "Probe call",
-};
-const TEXT = {
-  connected: "Live: updates arrive as they happen.",
-  reconnecting: "Reconnecting…",
-  unreachable: "Cannot reach the server; retrying.",
-  present: (patient, physio) => `Patient ${patient} · Physio ${physio}`,
-  healthPatient: (bits) => `Patient: ${bits}`,
-  healthPhysio: (bits) => `Physio: ${bits}`,
-  poor: "(poor)",
-  loss: (pct) => `${pct}% loss`,
-  endRoom: "End room",
-  endRoomLabel: (room) => `End room of ${room.patient_name} with ${room.provider_name}`,
-  endConfirm: (room) => `End the consult of ${room.patient_name} with ${room.provider_name}? Both will be told the clinic ended it.`,
-  ended: (room) => `Ended the room of ${room.patient_name}.`,
-  notEnded: (why) => `Could not end the room: ${why}`,
-  noAnswer: "no answer from the server",
-  noShow: (room) => `${room.provider_name} did not join ${room.patient_name}'s consult.`,
-  probeRunning: (id) => `Probe call running (consult ${id}). This takes about half a minute…`,
-  probeStarting: "Starting a probe call…",
-  probeRefused: (why) => `The probe call could not start: ${why}`,
-  probeNoProvider: "there is no active physiotherapist to run it with.",
-  probeWorked: "The probe call worked: video and sound crossed both ways and the chat message arrived.",
-  probeProblems: (list) => `The probe call found problems: ${list}.`,
-  probeFailed: "The probe call could not finish. The details below say where it stopped.",
-  probeVideoAfter: (seconds) => `Video appeared ${seconds} seconds after admission.`,
-  details: "Details",
-};
-const TIMING_NAMES = {
-  connect: "Connect", check_in: "Check-in", admit: "Admission",
-  admit_to_first_frame_patient: "Admission to the patient's first video frame",
-  admit_to_first_frame_provider: "Admission to the physiotherapist's first video frame",
-  total: "Whole probe",
-};
+// Every sentence comes from the page (admin/monitor.html), in the page's language.
+const PHASES = new Set([
+  "scheduled", "waiting", "in_call", "ended", "no_show_patient", "no_show_provider", "cancelled", "completed",
+]);
+const FLAGS = new Set(["waiting_long", "poor_quality", "provider_no_show", "probe"]);
+const REFUSALS = new Set(["already_ended", "unauthorized", "rate_limited"]);
 const COLUMNS = 10;
 
 const table = document.getElementById("rooms");
@@ -58,10 +23,10 @@ const rooms = new Map();
 let clockOffsetMs = 0;
 
 // The clinic's clock, not the browser's: an admin travelling still reads Toronto time.
-const clinicTime = new Intl.DateTimeFormat("en-CA", {
-  hour: "numeric", minute: "2-digit", timeZone: table.dataset.timezone || "America/Toronto",
-  timeZoneName: "short",
-});
+const clinicTime = clinicFormat({ hour: "numeric", minute: "2-digit", timeZoneName: "short" });
+const decimal = (value, digits) => new Intl.NumberFormat(lang(), {
+  minimumFractionDigits: digits, maximumFractionDigits: digits,
+}).format(value);
 
 function serverNow() { return Date.now() + clockOffsetMs; }
 
@@ -81,10 +46,11 @@ function healthText(health) {
     if (!h || !h.route) continue;
     const bits = [];
     if (h.rtt_ms) bits.push(`${Math.round(h.rtt_ms)} ms`);
-    if (h.loss_pct) bits.push(TEXT.loss(Number(h.loss_pct).toFixed(1)));
+    if (h.loss_pct) bits.push(t("monitor.loss", { percent: decimal(Number(h.loss_pct), 1) }));
     if (h.bitrate_kbps) bits.push(`${Math.round(h.bitrate_kbps)} kbps`);
     bits.push(h.route);
-    const text = side === "patient" ? TEXT.healthPatient(bits.join(", ")) : TEXT.healthPhysio(bits.join(", "));
+    const figures = bits.join(", ");
+    const text = t(side === "patient" ? "monitor.healthPatient" : "monitor.healthPhysio", { figures });
     parts.push({ text, poor: h.quality === "poor" });
   }
   return parts;
@@ -109,7 +75,7 @@ function tags(container, names) {
   for (const name of names) {
     const tag = document.createElement("span");
     tag.className = "flag";
-    tag.textContent = FLAGS[name] || name;
+    tag.textContent = FLAGS.has(name) ? t(`monitor.flag.${name}`) : name;
     container.append(tag);
   }
 }
@@ -118,10 +84,14 @@ function endButton(room) {
   const button = document.createElement("button");
   button.type = "button";
   button.className = "button-danger button-small";
-  button.textContent = TEXT.endRoom;
-  button.setAttribute("aria-label", TEXT.endRoomLabel(room));
+  button.textContent = t("monitor.endRoom");
+  button.setAttribute("aria-label", t("monitor.endRoomLabel", people(room)));
   button.addEventListener("click", () => endRoom(room, button));
   return button;
+}
+
+function people(room) {
+  return { patient: room.patient_name, physio: room.provider_name };
 }
 
 function render(room) {
@@ -131,14 +101,14 @@ function render(room) {
   cell(row, 0).textContent = localTime(room.starts_at);
   cell(row, 1).textContent = room.provider_name;
   cell(row, 2).textContent = room.patient_name;
-  cell(row, 3).textContent = PHASES[room.phase] || room.phase;
+  cell(row, 3).textContent = PHASES.has(room.phase) ? t(`monitor.phase.${room.phase}`) : room.phase;
   const devices = room.devices || {};
-  cell(row, 4).textContent = TEXT.present(devices.patient || 0, devices.provider || 0);
+  cell(row, 4).textContent = t("monitor.present", { patient: devices.patient || 0, physio: devices.provider || 0 });
   const health = cell(row, 7);
   health.replaceChildren();
   for (const part of healthText(room.health)) {
     const line = document.createElement("div");
-    line.textContent = part.poor ? `${part.text} ${TEXT.poor}` : part.text;
+    line.textContent = part.poor ? `${part.text} ${t("monitor.poor")}` : part.text;
     if (part.poor) line.className = "quality-poor";
     health.append(line);
   }
@@ -148,7 +118,7 @@ function render(room) {
   const actions = cell(row, 9);
   actions.replaceChildren();
   if (room.phase === "waiting" || room.phase === "in_call") actions.append(endButton(room));
-  if ((room.flags || []).includes("provider_no_show")) alerts.textContent = TEXT.noShow(room);
+  if ((room.flags || []).includes("provider_no_show")) alerts.textContent = t("monitor.noShow", people(room));
   tick();
 }
 
@@ -165,11 +135,19 @@ function tick() {
 }
 
 async function endRoom(room, button) {
-  if (!window.confirm(TEXT.endConfirm(room))) return;
+  if (!window.confirm(t("monitor.endConfirm", people(room)))) return;
   button.disabled = true;
   const ack = await socket.timeout(10000).emitWithAck("end_room", { consult_id: room.consult_id }).catch(() => null);
-  status.textContent = ack && ack.ok ? TEXT.ended(room) : TEXT.notEnded(ack && ack.error ? ack.error.message : TEXT.noAnswer);
+  status.textContent = ack && ack.ok
+    ? t("monitor.ended", people(room)) : t("monitor.notEnded", { reason: refusal(ack) });
   button.disabled = false;
+}
+
+// Why the server said no, in the page's words (the server's own words are English).
+function refusal(ack) {
+  if (!ack) return t("monitor.noAnswer");
+  const code = ack.error ? ack.error.code : "";
+  return REFUSALS.has(code) ? t(`monitor.refusal.${code}`) : t("monitor.refusal.other");
 }
 
 // --- the probe call ---------------------------------------------------------------------
@@ -183,7 +161,7 @@ function paragraph(text) {
 function probeDetails(result) {
   const details = document.createElement("details");
   const summary = document.createElement("summary");
-  summary.textContent = TEXT.details;
+  summary.textContent = t("monitor.details");
   const list = document.createElement("dl");
   list.className = "details";
   const add = (term, value) => {
@@ -194,13 +172,28 @@ function probeDetails(result) {
     list.append(dt, dd);
   };
   for (const [key, seconds] of Object.entries(result.timings || {})) {
-    add(TIMING_NAMES[key] || key, `${Number(seconds).toFixed(2)} s`);
+    const name = has(`monitor.timing.${key}`) ? t(`monitor.timing.${key}`) : key;
+    add(name, t("monitor.seconds", { seconds: decimal(Number(seconds), 2) }));
   }
-  for (const [key, count] of Object.entries(result.frames || {})) add(key.replaceAll("_", " "), String(count));
-  if (result.error) add("Error", result.error);
-  if (result.consult_id) add("Consult", String(result.consult_id));
+  for (const [key, count] of Object.entries(result.frames || {})) {
+    add(has(`monitor.frames.${key}`) ? t(`monitor.frames.${key}`) : key, String(count));
+  }
+  if (result.error) add(t("monitor.error"), result.error);
+  if (result.consult_id) add(t("monitor.consult"), String(result.consult_id));
   details.append(summary, list);
   return details;
+}
+
+// What failed, from the frames each side received (the worker's own list is in English).
+function probeProblems(result) {
+  const found = [];
+  for (const side of ["patient", "provider"]) {
+    for (const kind of ["video", "audio"]) {
+      if (!(result.frames || {})[`${side}_${kind}_frames`]) found.push(t(`monitor.problem.${side}.${kind}`));
+    }
+  }
+  if ((result.problems || []).length > found.length) found.push(t("monitor.problem.chat"));
+  return found;
 }
 
 function showProbe(result) {
@@ -208,13 +201,13 @@ function showProbe(result) {
   probeButton.removeAttribute("aria-busy");
   const lines = [];
   if (result.ok) {
-    lines.push(paragraph(TEXT.probeWorked));
+    lines.push(paragraph(t("monitor.probeWorked")));
     const seconds = result.timings && result.timings.admit_to_first_frame_patient;
-    if (seconds) lines.push(paragraph(TEXT.probeVideoAfter(Number(seconds).toFixed(1))));
+    if (seconds) lines.push(paragraph(t("monitor.probeVideoAfter", { seconds: decimal(Number(seconds), 1) })));
   } else if (result.problems && result.problems.length) {
-    lines.push(paragraph(TEXT.probeProblems(result.problems.join("; "))));
+    lines.push(paragraph(t("monitor.probeProblems", { problems: probeProblems(result).join("; ") })));
   } else {
-    lines.push(paragraph(TEXT.probeFailed));
+    lines.push(paragraph(t("monitor.probeFailed")));
   }
   probeResult.dataset.outcome = result.ok ? "ok" : "failed";
   probeResult.replaceChildren(...lines, probeDetails(result));
@@ -224,17 +217,17 @@ async function runProbe() {
   probeButton.disabled = true;
   probeButton.setAttribute("aria-busy", "true");
   delete probeResult.dataset.outcome;
-  probeResult.replaceChildren(paragraph(TEXT.probeStarting));
+  probeResult.replaceChildren(paragraph(t("monitor.probeStarting")));
   const ack = await socket.timeout(10000).emitWithAck("run_probe", {}).catch(() => null);
   if (!ack || !ack.ok) {
     probeButton.disabled = false;
     probeButton.removeAttribute("aria-busy");
     const code = ack && ack.error ? ack.error.code : "";
-    const why = code === "no_provider" ? TEXT.probeNoProvider : (ack && ack.error && ack.error.message) || TEXT.noAnswer;
-    probeResult.replaceChildren(paragraph(TEXT.probeRefused(why)));
+    const reason = code === "no_provider" ? t("monitor.probeNoProvider") : refusal(ack);
+    probeResult.replaceChildren(paragraph(t("monitor.probeRefused", { reason })));
     return;
   }
-  probeResult.replaceChildren(paragraph(TEXT.probeRunning(ack.consult_id)));
+  probeResult.replaceChildren(paragraph(t("monitor.probeRunning", { number: ack.consult_id })));
 }
 
 // --- the socket -------------------------------------------------------------------------
@@ -242,10 +235,11 @@ async function runProbe() {
 const socket = io("/monitor", {
   transports: ["websocket"], reconnectionDelay: 500, reconnectionDelayMax: 5000, randomizationFactor: 0.5,
 });
-socket.on("connect", () => { status.textContent = TEXT.connected; });
-socket.on("disconnect", () => { status.textContent = TEXT.reconnecting; });
+socket.on("connect", () => { status.textContent = t("monitor.connected"); });
+socket.on("disconnect", () => { status.textContent = t("monitor.reconnecting"); });
 socket.on("connect_error", (error) => {
-  status.textContent = (error && error.data && error.data.message) || TEXT.unreachable;
+  const code = error && error.data ? error.data.code : "";
+  status.textContent = t(code === "unauthorized" ? "monitor.adminsOnly" : "monitor.unreachable");
 });
 socket.on("rooms", (payload) => {
   body.replaceChildren();

@@ -13,72 +13,103 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..domain.availability import format_local
-from ..models import RECOMMENDATION_LABELS, AuditEvent, Consult, Patient, Recommendation, StaffUser
+from ..models import AuditEvent, Consult, Patient, Recommendation, StaffUser
+from ..staff import local_time
+from ..staff.words import RECOMMENDATIONS
 
 ACTIONS = {
-    "access.denied": "Access refused",
-    "admin.audit_viewed": "Viewed the audit log",
-    "admin.force_end": "Ended a room from the monitor",
-    "admin.hours_saved": "Changed a provider's weekly hours",
-    "admin.probe_started": "Started a probe call",
-    "admin.provider_saved": "Saved a provider's details",
-    "admin.settings_saved": "Changed the consult settings",
-    "admin.staff_disabled": "Disabled a staff login",
-    "admin.staff_enabled": "Enabled a staff login",
-    "admin.staff_password_reset": "Reset a staff password",
-    "admin.staff_totp_reset": "Reset a staff two-step login",
-    "admin.time_off_added": "Added time off",
-    "admin.time_off_removed": "Removed time off",
-    "booking.cancelled": "Cancelled the consult",
-    "booking.created": "Booked a consult",
-    "booking.declined_free_consult_used": "Booking declined: free consult already used",
-    "booking.links_resent": "Asked for their consult links again",
-    "booking.rescheduled": "Moved the consult",
-    "consult.admitted": "Admitted the patient",
-    "consult.checked_in": "Checked in to the waiting room",
-    "consult.device_switched": "Moved the call to another device",
-    "consult.ended": "The consult ended",
-    "consult.no_show_patient": "Marked the patient as a no-show",
-    "consult.no_show_provider": "Marked the physiotherapist as a no-show",
-    "consult.outcome_recorded": "Recorded the outcome",
-    "consult.running_late": "Told the patient they are running late",
-    "retention.purged": "Deleted records past the retention period",
-    "staff.created": "Created a staff login",
-    "staff.login": "Logged in",
-    "staff.login_failed": "Login failed",
-    "staff.password_change_failed": "Password change failed",
-    "staff.password_changed": "Changed their password",
-    "staff.totp_enrolled": "Turned on two-step login",
-    "staff.totp_enrolment_failed": "Two-step login set-up failed",
-    "staff.totp_replaced": "Replaced their two-step login",
+    "access.denied": _l("Access refused"),
+    "admin.audit_viewed": _l("Viewed the audit log"),
+    "admin.force_end": _l("Ended a room from the monitor"),
+    "admin.hours_saved": _l("Changed a provider's weekly hours"),
+    "admin.probe_started": _l("Started a probe call"),
+    "admin.provider_saved": _l("Saved a provider's details"),
+    "admin.settings_saved": _l("Changed the consult settings"),
+    "admin.staff_disabled": _l("Disabled a staff login"),
+    "admin.staff_enabled": _l("Enabled a staff login"),
+    "admin.staff_password_reset": _l("Reset a staff password"),
+    "admin.staff_totp_reset": _l("Reset a staff two-step login"),
+    "admin.time_off_added": _l("Added time off"),
+    "admin.time_off_removed": _l("Removed time off"),
+    "booking.cancelled": _l("Cancelled the consult"),
+    "booking.created": _l("Booked a consult"),
+    "booking.declined_free_consult_used": _l("Booking declined: free consult already used"),
+    "booking.links_resent": _l("Asked for their consult links again"),
+    "booking.rescheduled": _l("Moved the consult"),
+    "consult.admitted": _l("Admitted the patient"),
+    "consult.checked_in": _l("Checked in to the waiting room"),
+    "consult.device_switched": _l("Moved the call to another device"),
+    "consult.ended": _l("The consult ended"),
+    "consult.no_show_patient": _l("Marked the patient as a no-show"),
+    "consult.no_show_provider": _l("Marked the physiotherapist as a no-show"),
+    "consult.outcome_recorded": _l("Recorded the outcome"),
+    "consult.running_late": _l("Told the patient they are running late"),
+    "retention.purged": _l("Deleted records past the retention period"),
+    "staff.created": _l("Created a staff login"),
+    "staff.login": _l("Logged in"),
+    "staff.login_failed": _l("Login failed"),
+    "staff.password_change_failed": _l("Password change failed"),
+    "staff.password_changed": _l("Changed their password"),
+    "staff.totp_enrolled": _l("Turned on two-step login"),
+    "staff.totp_enrolment_failed": _l("Two-step login set-up failed"),
+    "staff.totp_replaced": _l("Replaced their two-step login"),
 }
 
 ENDED_BY = {
-    "patient": "Ended by the patient",
-    "provider": "Ended by the physiotherapist",
-    "admin": "Ended by a clinic admin",
-    "clock": "Ended by the clock",
+    "patient": _l("Ended by the patient"),
+    "provider": _l("Ended by the physiotherapist"),
+    "admin": _l("Ended by a clinic admin"),
+    "clock": _l("Ended by the clock"),
 }
-SIDES = {"patient": "the patient", "provider": "the physiotherapist"}
+ASKED_BY = {
+    "patient": _l("Asked by the patient"),
+    "provider": _l("Asked by the physiotherapist"),
+    "clock": _l("Asked by the clock"),
+}
+SIDES = {"patient": _l("Side: the patient"), "provider": _l("Side: the physiotherapist")}
 REASONS = {
-    "patient_left": "patient left",
-    "provider_left": "physiotherapist left",
-    "ended_by_patient": "the patient ended it",
-    "ended_by_provider": "the physiotherapist ended it",
-    "ended_by_admin": "a clinic admin ended it",
-    "ended_by_clock": "time ran out",
-    "ended": "time ran out",
-    "no_show_patient": "the patient did not come",
-    "no_show_provider": "the physiotherapist did not come",
-    "bad_password": "wrong password",
-    "bad_totp": "wrong two-step code",
-    "inactive": "the login is disabled",
+    "patient_left": _l("patient left"),
+    "provider_left": _l("physiotherapist left"),
+    "ended_by_patient": _l("the patient ended it"),
+    "ended_by_provider": _l("the physiotherapist ended it"),
+    "ended_by_admin": _l("a clinic admin ended it"),
+    "ended_by_clock": _l("time ran out"),
+    "ended": _l("time ran out"),
+    "no_show_patient": _l("the patient did not come"),
+    "no_show_provider": _l("the physiotherapist did not come"),
+    "bad_password": _l("wrong password"),
+    "bad_totp": _l("wrong two-step code"),
+    "inactive": _l("the login is disabled"),
 }
-ACTORS = {"system": "System", "anonymous": "Anonymous", "cli": "Clinic staff (command line)"}
+ACTORS = {
+    "system": _l("System"),
+    "anonymous": _l("Anonymous"),
+    "cli": _l("Clinic staff (command line)"),
+}
+# Detail keys no sentence covers, named in words; any other key is shown as written.
+KEYS = {
+    "provider_id": _l("Provider number"),
+    "patient_id": _l("Patient number"),
+    "measurement_id": _l("Measurement number"),
+    "summary": _l("Summary"),
+    "view": _l("View"),
+    "filters": _l("Filters"),
+    "role": _l("Role"),
+    "device": _l("Device"),
+    "patients": _l("Patients"),
+    "consults": _l("Consults"),
+    "length_minutes": _l("Consult length (minutes)"),
+    "buffer_minutes": _l("Buffer between consults (minutes)"),
+    "minimum_notice_minutes": _l("Minimum notice to book (minutes)"),
+    "horizon_days": _l("Booking horizon (days)"),
+    "lobby_opens_minutes": _l("Waiting room opens before the start (minutes)"),
+}
+ROLES = {"admin": _l("%(name)s (admin)"), "physiotherapist": _l("%(name)s (physiotherapist)")}
 
 
 @dataclass(frozen=True)
@@ -125,16 +156,18 @@ class People:
             consult_id = _patient_consult(actor) or event.consult_id
             name = self.patients.get(consult_id or 0)
             if name:
-                return f"Patient: {name}"
-            return f"Patient of consult {consult_id}" if consult_id else "A patient"
-        return ACTORS.get(actor, actor)
+                return _("Patient: %(name)s", name=name)
+            if consult_id:
+                return _("Patient of consult %(number)s", number=consult_id)
+            return _("A patient")
+        return str(ACTORS.get(actor, actor))
 
     def _staff(self, staff_id: str) -> str:
         found = self.staff.get(int(staff_id)) if staff_id.isdigit() else None
         if found is None:
-            return f"Staff member {staff_id} (no longer on file)"
+            return _("Staff member %(number)s (no longer on file)", number=staff_id)
         name, role = found
-        return f"{name} ({role})"
+        return str(ROLES[role]) % {"name": name} if role in ROLES else f"{name} ({role})"
 
     def staff_name(self, staff_id: Any) -> str:
         return self._staff(str(staff_id))
@@ -164,7 +197,7 @@ def audit_lines(session: Session, events: list[AuditEvent]) -> list[AuditLine]:
         AuditLine(
             event,
             people.actor(event),
-            ACTIONS.get(event.action, event.action),
+            str(ACTIONS.get(event.action, event.action)),
             details(event.action, dict(event.detail or {}), people),
             json.dumps(event.detail or {}, sort_keys=True, ensure_ascii=False),
         )
@@ -177,44 +210,50 @@ def details(action: str, detail: dict[str, Any], people: People) -> list[str]:
     lines: list[str] = []
     by = detail.pop("by", None)
     if by in ENDED_BY and action in ("consult.ended", "booking.cancelled"):
-        lines.append(ENDED_BY[by])
-    elif by in SIDES or by == "clock":
-        lines.append(f"Asked by {SIDES.get(by, 'the clock')}")
+        lines.append(str(ENDED_BY[by]))
+    elif by in ASKED_BY:
+        lines.append(str(ASKED_BY[by]))
     if reason := detail.pop("reason", None):
-        lines.append(f"Reason: {REASONS.get(str(reason), str(reason).replace('_', ' '))}")
+        said = REASONS.get(str(reason), str(reason).replace("_", " "))
+        lines.append(_("Reason: %(reason)s", reason=said))
     for key in ("start", "old_start", "new_start", "since", "cutoff"):
         if key in detail:
             detail[key] = _when(detail[key])
     if "start" in detail:
-        lines.append(f"Consult time: {detail.pop('start')}")
+        lines.append(_("Consult time: %(time)s", time=detail.pop("start")))
     if "old_start" in detail and "new_start" in detail:
-        lines.append(f"Moved from {detail.pop('old_start')} to {detail.pop('new_start')}")
+        old, new = detail.pop("old_start"), detail.pop("new_start")
+        lines.append(_("Moved from %(old)s to %(new)s", old=old, new=new))
     if "recommendation" in detail:
-        lines.append(f"Recommended: {_recommendation(detail.pop('recommendation'))}")
+        chosen = _recommendation(detail.pop("recommendation"))
+        lines.append(_("Recommended: %(service)s", service=chosen))
     if "minutes" in detail and action == "consult.running_late":
-        lines.append(f"About {detail.pop('minutes')} minutes late")
+        lines.append(_("About %(minutes)s minutes late", minutes=detail.pop("minutes")))
     if "side" in detail:
-        lines.append(f"Side: {SIDES.get(str(detail['side']), detail['side'])}")
-        detail.pop("side")
+        side = str(detail.pop("side"))
+        lines.append(str(SIDES[side]) if side in SIDES else _("Side: %(side)s", side=side))
     if "staff_id" in detail:
-        lines.append(f"Staff login: {people.staff_name(detail.pop('staff_id'))}")
+        lines.append(_("Staff login: %(who)s", who=people.staff_name(detail.pop("staff_id"))))
     if action == "access.denied":
         lines.extend(_denied(detail))
     if action == "booking.links_resent":
         lines.extend(_resends(detail))
-    lines.extend(f"{_label(key)}: {_plain(value)}" for key, value in sorted(detail.items()))
+    lines.extend(
+        _("%(label)s: %(value)s", label=_label(key), value=_plain(value))
+        for key, value in sorted(detail.items())
+    )
     return lines
 
 
 def _denied(detail: dict[str, Any]) -> list[str]:
     lines = []
     if "target" in detail:
-        lines.append(f"Tried to open: {detail.pop('target')}")
+        lines.append(_("Tried to open: %(target)s", target=detail.pop("target")))
     if "count" in detail:
-        lines.append(f"Attempts: {detail.pop('count')}")
+        lines.append(_("Attempts: %(count)s", count=detail.pop("count")))
         detail.pop("targets", None)
     if "client" in detail:
-        lines.append(f"Client tag: {detail.pop('client')}")
+        lines.append(_("Client tag: %(tag)s", tag=detail.pop("client")))
     return lines
 
 
@@ -222,40 +261,44 @@ def _resends(detail: dict[str, Any]) -> list[str]:
     """One row per client and hour (booking/flows.py): how often, and how many had links."""
     targets = detail.pop("targets", {}) or {}
     count = detail.pop("count", 0)
-    times = "once" if count == 1 else f"{count} times"
-    lines = [f"Asked {times} in the hour from {detail.pop('since', '?')}"]
-    lines.append(f"Links sent: {targets.get('sent', 0)}")
-    lines.append(f"No upcoming consult: {targets.get('nothing_to_send', 0)}")
+    since = detail.pop("since", "?")
+    if count == 1:
+        asked = _("Asked once in the hour from %(since)s", since=since)
+    else:
+        asked = _("Asked %(count)s times in the hour from %(since)s", count=count, since=since)
+    lines = [asked]
+    lines.append(_("Links sent: %(count)s", count=targets.get("sent", 0)))
+    lines.append(_("No upcoming consult: %(count)s", count=targets.get("nothing_to_send", 0)))
     for key in ("target", "seconds"):
         detail.pop(key, None)
     if "client" in detail:
-        lines.append(f"Client tag: {detail.pop('client')}")
+        lines.append(_("Client tag: %(tag)s", tag=detail.pop("client")))
     return lines
 
 
 def _when(value: Any) -> str:
     try:
-        return format_local(datetime.fromisoformat(str(value)))
+        return local_time.when(datetime.fromisoformat(str(value)))
     except ValueError:
         return str(value)
 
 
 def _recommendation(value: Any) -> str:
     try:
-        return RECOMMENDATION_LABELS[Recommendation(str(value))]
+        return str(RECOMMENDATIONS[Recommendation(str(value))])
     except ValueError:
         return str(value)
 
 
 def _label(key: str) -> str:
-    return key.replace("_", " ").capitalize()
+    return str(KEYS[key]) if key in KEYS else key.replace("_", " ").capitalize()
 
 
 def _plain(value: Any) -> str:
     if isinstance(value, bool):
-        return "yes" if value else "no"
+        return _("yes") if value else _("no")
     if isinstance(value, dict):
-        return ", ".join(f"{_label(str(k))} {_plain(v)}" for k, v in value.items()) or "none"
+        return ", ".join(f"{_label(str(k))} {_plain(v)}" for k, v in value.items()) or _("none")
     if isinstance(value, list):
-        return ", ".join(_plain(v) for v in value) or "none"
+        return ", ".join(_plain(v) for v in value) or _("none")
     return str(value)

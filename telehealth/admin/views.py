@@ -9,6 +9,8 @@ from datetime import datetime, time, timedelta
 from typing import Any
 
 from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from .. import audit
@@ -26,6 +28,7 @@ from ..models import (
     TimeOff,
     WeeklyHours,
 )
+from ..staff import local_time
 from ..staff.accounts import create_staff_user, hash_password
 from ..staff.auth import current_staff, revoke_sessions_of, role_required
 from ..staff.passwords import password_problem
@@ -33,6 +36,7 @@ from .audit_words import audit_lines
 from .forms import (
     WEEKDAYS,
     FormErrors,
+    not_allowed,
     parse_provider,
     parse_settings,
     parse_time_off,
@@ -41,6 +45,17 @@ from .forms import (
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 AUDIT_PAGE = 200
+# The colleges' names as stored (English) and as the page's language says them.
+COLLEGE_NAMES = {
+    COLLEGES[Profession.PHYSIOTHERAPIST]: _l("College of Physiotherapists of Ontario"),
+    COLLEGES[Profession.MASSAGE_THERAPIST]: _l("College of Massage Therapists of Ontario"),
+}
+
+
+@bp.app_template_filter("staff_when")
+def _staff_when(moment: datetime) -> str:
+    """A day and time on staff and admin pages, in the page's language and Toronto time."""
+    return local_time.when(moment)
 
 
 def _actor() -> str:
@@ -65,7 +80,7 @@ def providers() -> Any:
     """All providers, active or not."""
     with current_clinic().db.sessions() as session:
         rows = list(session.scalars(select(Provider).order_by(Provider.name)))
-    return render_template("admin/providers.html", providers=rows)
+    return render_template("admin/providers.html", providers=rows, college_names=COLLEGE_NAMES)
 
 
 def _provider_page(
@@ -118,7 +133,7 @@ def save_provider(provider_id: int | None = None) -> Any:
         if row is None:
             abort(404)
         if _email_taken_by_another(session, values["email"], provider_id):
-            errors = {"email": "Another provider already uses this email address."}
+            errors = {"email": _("Another provider already uses this email address.")}
             return _provider_page(row if provider_id else None, errors, request.form, 422)
         for key, value in values.items():
             setattr(row, key, value)
@@ -244,20 +259,22 @@ def add_staff() -> Any:
     email, name = form.get("email", "").strip(), form.get("name", "").strip()
     password, role = form.get("password", ""), form.get("role", "")
     if "@" not in email:
-        errors["email"] = "Enter an email address."
+        errors["email"] = _("Enter an email address.")
     if not name:
-        errors["name"] = "Enter a name."
+        errors["name"] = _("Enter a name.")
     password_error = password_problem(password)
     if password_error:
         errors["password"] = password_error
     if role not in ("physiotherapist", "admin"):
-        errors["role"] = "Choose a role."
-    errors.update(unclean_fields({"email": email, "name": name}))
+        errors["role"] = _("Choose a role.")
+    errors.update(
+        {field: not_allowed() for field in unclean_fields({"email": email, "name": name})}
+    )
     clinic = current_clinic()
     if not errors:
         with clinic.db.transaction() as session:
             if session.scalars(select(StaffUser).where(StaffUser.email == email.lower())).first():
-                errors["email"] = "That email already has a login."
+                errors["email"] = _("That email already has a login.")
             else:
                 provider = session.get(Provider, int(form.get("provider_id") or 0))
                 create_staff_user(

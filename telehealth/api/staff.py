@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import jsonify, request
+from flask_babel import gettext as _
 from flask_wtf.csrf import generate_csrf
 
 from ..clinic import current_clinic
@@ -76,10 +77,10 @@ def staff_day() -> Any:
     an admin), with their live state: the dashboard polls this. 401 without a staff login."""
     staff = current_staff()
     if staff is None:
-        raise ApiError(401, "unauthorized", "Log in as clinic staff to see consults.")
+        raise ApiError(401, "unauthorized", _("Log in as clinic staff to see consults."))
     if staff.role not in ("physiotherapist", "admin"):
         record_denied(f"staff:{staff.id}", request.path)
-        raise ApiError(403, "forbidden", "Your account cannot see consults.")
+        raise ApiError(403, "forbidden", _("Your account cannot see consults."))
     now = utcnow()
     provider_id = None if staff.is_admin else staff.provider_id
     rows = day_rows(current_clinic(), provider_id, staff.provider_id, now)

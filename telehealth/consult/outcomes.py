@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from .. import audit
@@ -43,16 +44,18 @@ def parse_outcome(form: Any) -> OutcomeForm:
     try:
         recommendation = Recommendation(form.get("recommendation", ""))
     except ValueError:
-        errors["recommendation"] = "Choose what you recommend."
+        errors["recommendation"] = _("Choose what you recommend.")
         recommendation = Recommendation.NONE
     notes = str(form.get("private_notes", "")).strip()
     message = str(form.get("message_to_patient", "")).strip()
     if len(notes) > MAX_NOTES:
-        errors["private_notes"] = f"Notes are limited to {MAX_NOTES} characters."
+        errors["private_notes"] = _("Notes are limited to %(count)d characters.", count=MAX_NOTES)
     if len(message) > MAX_MESSAGE:
-        errors["message_to_patient"] = f"The message is limited to {MAX_MESSAGE} characters."
+        errors["message_to_patient"] = _(
+            "The message is limited to %(count)d characters.", count=MAX_MESSAGE
+        )
     if errors:
-        raise OutcomeRefused("Some fields need fixing.", errors)
+        raise OutcomeRefused(_("Some fields need fixing."), errors)
     return OutcomeForm(recommendation, notes, message)
 
 
@@ -63,7 +66,7 @@ def save_outcome(
     with db.transaction() as session:
         consult = session.get(Consult, consult_id)
         if consult is None or consult.status != ConsultStatus.COMPLETED:
-            raise OutcomeRefused("An outcome can be recorded once the call has ended.")
+            raise OutcomeRefused(_("An outcome can be recorded once the call has ended."))
         outcome = session.scalars(
             select(ConsultOutcome).where(ConsultOutcome.consult_id == consult_id)
         ).first()

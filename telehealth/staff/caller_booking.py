@@ -13,6 +13,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
+
 from ..booking import notices
 from ..booking.flows import spend_mail_budget
 from ..booking.presenters import day_heading, group_by_day
@@ -72,7 +76,9 @@ def slot_page(
         "days": days,
         "selected_day": selected,
         "first_day": first_day,
-        "range_label": f"{day_heading(first_day)} to {day_heading(last_day)}",
+        "range_label": _(
+            "%(first)s to %(last)s", first=day_heading(first_day), last=day_heading(last_day)
+        ),
         "previous_week": max(first_day - timedelta(days=DAYS_SHOWN), today)
         if first_day > today
         else None,
@@ -111,27 +117,36 @@ FORM_FIELDS = {
 }
 # Messages written for the patient booking themselves, said to the staff member instead.
 FOR_STAFF = {
-    "patient.name": "Enter the caller's full name (up to 120 characters).",
-    "patient.email": (
+    "patient.name": _l("Enter the caller's full name (up to 120 characters)."),
+    "patient.email": _l(
         "Enter the caller's email address, like name@example.com: the join link goes there."
     ),
-    "consent": "Read the consent to the caller, and tick the box once they agree.",
-    "reason": "Choose what brings the caller in, or write it briefly (up to 500 characters).",
+    "consent": _l("Read the consent to the caller, and tick the box once they agree."),
+    "reason": _l("Choose what brings the caller in, or write it briefly (up to 500 characters)."),
 }
 
 
 def form_errors(fields: dict[str, str]) -> dict[str, str]:
     errors: dict[str, str] = {}
     for field, message in fields.items():
-        errors.setdefault(FORM_FIELDS.get(field, field), FOR_STAFF.get(field, message))
+        errors.setdefault(FORM_FIELDS.get(field, field), str(FOR_STAFF.get(field, message)))
     return errors
 
 
 def free_consult_used_message(name: str, days: int) -> str:
-    period = "12 months" if days == 365 else f"{days} days"
-    return (
-        f"{name} has already had a free consult in the last {period} with this email "
-        "address, so no free consult was booked. Offer a treatment visit instead."
+    if days == 365:
+        return _(
+            "%(name)s has already had a free consult in the last 12 months with this email "
+            "address, so no free consult was booked. Offer a treatment visit instead.",
+            name=name,
+        )
+    return ngettext(
+        "%(name)s has already had a free consult in the last %(num)d day with this email "
+        "address, so no free consult was booked. Offer a treatment visit instead.",
+        "%(name)s has already had a free consult in the last %(num)d days with this email "
+        "address, so no free consult was booked. Offer a treatment visit instead.",
+        days,
+        name=name,
     )
 
 

@@ -9,32 +9,36 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from sqlalchemy import select
 
 from ..clinic import Clinic
-from ..domain.availability import CLINIC_TZ, format_clock, format_local, local_day_bounds
+from ..domain.availability import CLINIC_TZ, local_day_bounds
 from ..models import Consult, ConsultOutcome, ConsultStatus
 from ..sessions import ConsultPolicy, LiveConsult, Phase, Side
+from . import local_time
 
 DAYS_AHEAD = 7
 # How soon before the start a consult says "Starts in 5 minutes" rather than only its time.
 SOON = timedelta(hours=1)
 
 PHASE_LABELS = {
-    Phase.SCHEDULED: "Not arrived",
-    Phase.WAITING: "Patient waiting",
-    Phase.IN_CALL: "In call",
-    Phase.ENDED: "Ended",
-    Phase.NO_SHOW_PATIENT: "Patient no-show",
-    Phase.NO_SHOW_PROVIDER: "Provider no-show",
-    Phase.CANCELLED: "Cancelled",
+    Phase.SCHEDULED: _l("Not arrived"),
+    Phase.WAITING: _l("Patient waiting"),
+    Phase.IN_CALL: _l("In call"),
+    Phase.ENDED: _l("Ended"),
+    Phase.NO_SHOW_PATIENT: _l("Patient no-show"),
+    Phase.NO_SHOW_PROVIDER: _l("Provider no-show"),
+    Phase.CANCELLED: _l("Cancelled"),
 }
-STATUS_LABELS: dict[str, str] = {
-    ConsultStatus.BOOKED: "Not arrived",
-    ConsultStatus.COMPLETED: "Ended",
-    ConsultStatus.NO_SHOW_PATIENT: "Patient no-show",
-    ConsultStatus.NO_SHOW_PROVIDER: "Provider no-show",
-    ConsultStatus.CANCELLED: "Cancelled",
+STATUS_LABELS: dict[str, Any] = {
+    ConsultStatus.BOOKED: _l("Not arrived"),
+    ConsultStatus.COMPLETED: _l("Ended"),
+    ConsultStatus.NO_SHOW_PATIENT: _l("Patient no-show"),
+    ConsultStatus.NO_SHOW_PROVIDER: _l("Provider no-show"),
+    ConsultStatus.CANCELLED: _l("Cancelled"),
 }
 
 
@@ -62,19 +66,18 @@ class ConsultRow:
         return asdict(self)
 
 
-def minutes_word(count: int) -> str:
-    return "1 minute" if count == 1 else f"{count} minutes"
-
-
 def expected_label(starts_at: datetime, now: datetime) -> str:
     """'Starts in 3 minutes', 'Expected now' or 'Expected 4 minutes ago' (empty when far off)."""
     early = (starts_at - now).total_seconds()
     if early > SOON.total_seconds():
         return ""
     if early > 0:
-        return f"Starts in {minutes_word(math.ceil(early / 60))}"
+        soon = math.ceil(early / 60)
+        return ngettext("Starts in %(num)d minute", "Starts in %(num)d minutes", soon)
     late = math.floor(-early / 60)
-    return "Expected now" if late < 1 else f"Expected {minutes_word(late)} ago"
+    if late < 1:
+        return _("Expected now")
+    return ngettext("Expected %(num)d minute ago", "Expected %(num)d minutes ago", late)
 
 
 def patient_present(presence: dict[Side, list[dict[str, str]]]) -> bool:
@@ -100,19 +103,19 @@ def no_show_offered(
 def _detail(consult: Consult, live: LiveConsult | None, patient_here: bool, now: datetime) -> str:
     phase = live.phase if live else None
     if phase is Phase.WAITING and live is not None and live.checked_in_at and patient_here:
-        return f"In the waiting room since {clock(live.checked_in_at)}"
+        return _("In the waiting room since %(time)s", time=clock(live.checked_in_at))
     if phase is Phase.WAITING and not patient_here:
-        return "Checked in, then left the waiting room"
+        return _("Checked in, then left the waiting room")
     if phase in (None, Phase.SCHEDULED) and consult.status == ConsultStatus.BOOKED:
         if patient_here:
-            return "Checking camera and answering the check-in questions"
+            return _("Checking camera and answering the check-in questions")
         return expected_label(consult.starts_at, now)
     return ""
 
 
 def clock(moment: datetime) -> str:
-    """'9:02 a.m. EST', in the clinic's time zone, with the zone."""
-    return format_clock(moment)
+    """'9:02 a.m. EST' ('9 h 02 HNE'), in the clinic's time zone, with the zone."""
+    return local_time.clock(moment)
 
 
 def consult_row(
@@ -122,13 +125,14 @@ def consult_row(
     live = clinic.live.get(consult.id) if consult.status == ConsultStatus.BOOKED else None
     here = patient_present(clinic.live.presence(consult.id)) if live else False
     state = str(live.phase) if live else str(consult.status)
-    status = PHASE_LABELS.get(live.phase, "") if live else STATUS_LABELS.get(consult.status, "")
+    label = PHASE_LABELS.get(live.phase) if live else STATUS_LABELS.get(consult.status)
+    status = str(label) if label else ""
     offered = own and no_show_offered(consult, live, here, clinic.consults.policy, now)
     booked = consult.status == ConsultStatus.BOOKED
     return ConsultRow(
         id=consult.id,
         starts_at=consult.starts_at.astimezone(CLINIC_TZ).isoformat(),
-        when=format_local(consult.starts_at),
+        when=local_time.when(consult.starts_at),
         patient_name=consult.patient.name,
         provider_name=consult.provider.name,
         state=state,
@@ -141,7 +145,7 @@ def consult_row(
         outcome_url=url_for("staff.outcome", consult_id=consult.id)
         if own and consult.status == ConsultStatus.COMPLETED
         else None,
-        outcome_label="Outcome" if has_outcome else "Record outcome",
+        outcome_label=_("Outcome") if has_outcome else _("Record outcome"),
         no_show_url=url_for("staff.mark_no_show", consult_id=consult.id) if offered else None,
     )
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from flask_babel import gettext as _
+
 MIN_LENGTH = 12
 
 # The most used passwords of 12 characters or more in public breach corpora, and the
@@ -61,8 +63,8 @@ COMMON_PASSWORDS = frozenset(
 def password_problem(password: str) -> str | None:
     """Why this password may not be used, in words for the person choosing it; None if fine."""
     if len(password) < MIN_LENGTH:
-        return f"Use at least {MIN_LENGTH} characters."
+        return _("Use at least %(count)d characters.", count=MIN_LENGTH)
     squeezed = "".join(password.lower().split())
     if squeezed in COMMON_PASSWORDS or len(set(squeezed)) <= 2:
-        return "That password is too common. Choose a longer phrase of your own."
+        return _("That password is too common. Choose a longer phrase of your own.")
     return None

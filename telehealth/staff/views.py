@@ -16,6 +16,8 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from werkzeug.exceptions import HTTPException
 
 from .. import audit
@@ -24,7 +26,6 @@ from ..booking.service import BookingRefused
 from ..clinic import current_clinic
 from ..consult import outcomes
 from ..db import utcnow
-from ..domain.availability import format_local
 from ..domain.booking_rules import InvalidBooking
 from ..domain.measurements import MeasurementRefused
 from ..domain.names import short_name
@@ -32,7 +33,7 @@ from ..extensions import limiter
 from ..models import RECOMMENDATION_LABELS, Consult, StaffUser
 from ..notify import messages
 from ..sessions import Side, TransitionError
-from . import caller_booking, day, two_factor
+from . import caller_booking, day, local_time, two_factor
 from .accounts import hash_password, password_matches
 from .auth import (
     current_staff,
@@ -52,13 +53,13 @@ from .login import (
 )
 from .login_flow import ENROL, NEW_PASSWORD, PASSWORD, TOTP, PendingLogin, next_step
 from .passwords import password_problem
+from .words import RECOMMENDATIONS, ended_by_label, status_label
 
 bp = Blueprint("staff", __name__)
 
 LOGIN_PENDING_KEY = "login_pending"
 ENROLMENT_KEY = "totp_enrolment"
 NEXT_KEY = "login_next"
-BAD_CODE = "That code is not right. Check the time on your phone and try the newest code."
 
 
 def _pending_login(step: str) -> tuple[StaffUser, PendingLogin] | None:
@@ -122,7 +123,7 @@ def login_submit() -> Any:
     email = request.form.get("email", "").strip()
     user = check_password(email, request.form.get("password", ""))
     if user is None:
-        message = "That email and password do not match an active staff account."
+        message = _("That email and password do not match an active staff account.")
         return render_template("staff/login.html", error=message, email=email), 401
     for key in (LOGIN_PENDING_KEY, ENROLMENT_KEY):  # a new login starts from nothing
         session.pop(key, None)
@@ -142,7 +143,7 @@ def login_totp() -> Any:
     if not code_is_valid(user.totp_secret, request.form.get("code", ""), user.id):
         audit_login(user, "staff.login_failed", reason="bad_totp")
         return render_template(
-            "staff/login_totp.html", error="That code is not right. Try the newest one."
+            "staff/login_totp.html", error=_("That code is not right. Try the newest one.")
         ), 401
     return _continue_login(user, pending.with_done(TOTP))
 
@@ -197,7 +198,7 @@ def totp_setup() -> Any:
                 return _continue_login(user, pending.with_done(ENROL))
             return redirect(url_for("staff.dashboard"), code=303)
         audit_login(user, "staff.totp_enrolment_failed")
-        error = BAD_CODE
+        error = _("That code is not right. Check the time on your phone and try the newest code.")
     uri = two_factor.provisioning_uri(secret, user.email, current_app.config["CLINIC_NAME"])
     return render_template(
         "staff/totp_setup.html",
@@ -253,7 +254,7 @@ def password_change() -> Any:
         assert user is not None
         new = request.form.get("new_password", "")
         if not password_matches(user.password_hash, request.form.get("current_password", "")):
-            error = "Your current password is not right."
+            error = _("Your current password is not right.")
             audit_login(user, "staff.password_change_failed")
         else:
             error = password_problem(new)
@@ -318,8 +319,8 @@ def consult_room(consult_id: int) -> Any:
         patient_name=consult.patient.name,
         patient_phone=readable_phone(consult.patient.phone),
         patient_phone_href=_tel(consult.patient.phone),
-        starts_at_label=format_local(consult.starts_at),
-        consented_label=format_local(consult.consented_at),
+        starts_at_label=local_time.when(consult.starts_at),
+        consented_label=local_time.when(consult.consented_at),
         starts_at_iso=_iso(consult.starts_at),
         no_show_at_iso=_iso(consult.starts_at + policy.no_show_after),
         server_now_iso=_iso(utcnow()),
@@ -365,7 +366,9 @@ def _outcome_page(consult: Consult, form: Any, errors: dict[str, str], status: i
         duration=duration,
         patient_name=short_name(consult.patient.name),
         outcome=outcomes.outcome_of(current_clinic().db, consult.id),
-        recommendations=RECOMMENDATION_LABELS,
+        recommendations=RECOMMENDATIONS,
+        status_label=status_label(consult.status),
+        ended_by_label=ended_by_label(consult.ended_by or ""),
         form=form,
         errors=errors,
         saved=request.args.get("saved"),
@@ -471,20 +474,22 @@ def mark_no_show(consult_id: int) -> Any:
             consult.id, Side.PATIENT, f"staff:{staff.id}", utcnow(), by="provider"
         )
     except TransitionError as refusal:
-        message = "This consult has already started or ended."
+        message = _("This consult has already started or ended.")
         if refusal.code == "too_early":
             wait = clinic.consults.policy.no_show_after
-            message = (
-                f"The patient has {round(wait.total_seconds() / 60)} minutes to arrive: you can "
-                f"mark a no-show from {format_local(consult.starts_at + wait)}."
+            message = ngettext(
+                "The patient has %(num)d minute to arrive: you can mark a no-show from %(time)s.",
+                "The patient has %(num)d minutes to arrive: you can mark a no-show from %(time)s.",
+                round(wait.total_seconds() / 60),
+                time=local_time.when(consult.starts_at + wait),
             )
         back = url_for("staff.consult_room", consult_id=consult.id)
         return render_template(
             "staff/error.html",
-            title="Cannot mark a no-show",
+            title=_("Cannot mark a no-show"),
             message=message,
             back_url=back,
-            back_label="Back to the consult",
+            back_label=_("Back to the consult"),
         ), 409
     return redirect(url_for("staff.dashboard"), code=303)
 
@@ -531,7 +536,7 @@ def book_for_caller_submit() -> Any:
     except InvalidBooking as error:
         return _caller_page(request.form, caller_booking.form_errors(error.fields), 422)
     except caller_booking.FreeConsultUsed as used:
-        name = request.form.get("name", "").strip() or "This caller"
+        name = request.form.get("name", "").strip() or _("This caller")
         days = int(clinic.config["FREE_CONSULTS_PER_PERIOD_DAYS"])
         message = caller_booking.free_consult_used_message(name, days)
         return _caller_page(request.form, {"email": message}, used.status)
@@ -560,5 +565,5 @@ def caller_booked() -> Any:
     return render_template(
         "staff/booked.html",
         booked=done,
-        starts_at_label=format_local(datetime.fromisoformat(done["starts_at"])),
+        starts_at_label=local_time.when(datetime.fromisoformat(done["starts_at"])),
     )
