@@ -230,3 +230,47 @@ def test_the_physiotherapist_measures_a_knee_by_keyboard_and_no_image_leaves(liv
     physio.get_by_role("button", name="Undo").click()
     physio.get_by_text(f"Restored: {summary}.").wait_for()
     assert physio.get_by_role("button", name=f"Delete {summary}").is_visible()
+
+
+@pytest.mark.slow
+def test_points_are_placed_by_clicking_and_dragged_and_the_mirror_keeps_the_angle(
+    live_server, new_page
+):
+    booked = live_server.book_now()
+    physio, patient = new_page(), new_page()
+    staff_login(physio, live_server.url, "physio@demo.clinic")
+    physio.goto(booked["staff_url"])
+    check_in(patient, booked["join_url"])
+    admit(physio)
+    wait_for_frames(physio)
+    physio.get_by_role("button", name="Measure").click()
+    frame = physio.locator("#measure-canvas")
+    frame.wait_for()
+    box = frame.bounding_box()
+    assert box is not None
+
+    def at(fx: float, fy: float) -> tuple[float, float]:
+        return box["x"] + box["width"] * fx, box["y"] + box["height"] * fy
+
+    # Clicks away from the points place proximal, axis, distal in turn: a straight leg.
+    for fx in (0.1, 0.5, 0.9):
+        physio.mouse.click(*at(fx, 0.9))
+    physio.get_by_text("Angle: 180°").wait_for()
+    assert physio.get_by_role("radio", name="Proximal arm").is_checked()  # round to the first
+
+    # Dragging the distal point straight up from the axis bends the knee to 90°.
+    physio.mouse.move(*at(0.9, 0.9))
+    physio.mouse.down()
+    physio.mouse.move(*at(0.7, 0.5), steps=4)
+    physio.mouse.move(*at(0.5, 0.1), steps=4)
+    physio.mouse.up()
+    assert physio.get_by_role("radio", name="Distal arm").is_checked()
+    reading = physio.locator("#measure-angle")
+    physio.get_by_text(re.compile(r"Angle: (89|90|91)°")).wait_for()
+    before = reading.text_content()
+
+    physio.get_by_label("Mirror the picture (flip left and right)").check()
+    assert reading.text_content() == before
+    physio.get_by_role("button", name="Back to video").click()
+    physio.get_by_role("button", name="Measure").wait_for()
+    assert physio.evaluate("document.activeElement.textContent") == "Measure"  # focus back

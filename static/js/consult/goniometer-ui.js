@@ -36,6 +36,7 @@ export class Goniometer {
     this.panel = byId("measure-panel");
     this.stage = document.querySelector(".call-main");
     this.button = byId("measure-button");
+    this.start = this.panel.querySelector(".measure-start");
     this.tools = byId("measure-tools");
     this.canvas = byId("measure-canvas");
     this.reading = byId("measure-angle");
@@ -65,6 +66,7 @@ export class Goniometer {
         if (radio.checked) this.select(radio.value, { announce: false });
       });
     }
+    window.addEventListener("resize", () => this.draw()); // marks keep their size on screen
     this.canvas.addEventListener("keydown", (event) => this.key(event));
     this.canvas.addEventListener("pointerdown", (event) => this.pointerDown(event));
     this.canvas.addEventListener("pointermove", (event) => this.pointerMove(event));
@@ -104,7 +106,7 @@ export class Goniometer {
     this.active = true;
     this.stage?.classList.add("is-measuring");
     setVisible(this.tools, true);
-    setVisible(this.button, false);
+    setVisible(this.start, false);
     setText(this.error, "");
     setText(this.savedStatus, "");
     this.select("proximal", { announce: false });
@@ -120,7 +122,7 @@ export class Goniometer {
     window.clearTimeout(this.announceTimer);
     this.stage?.classList.remove("is-measuring");
     setVisible(this.tools, false);
-    setVisible(this.button, true);
+    setVisible(this.start, true);
     // The frozen picture goes with the view: nothing of it is kept on the page.
     this.frame.width = 0;
     this.canvas.width = 0;
@@ -232,7 +234,9 @@ export class Goniometer {
     ctx.drawImage(this.frame, 0, 0);
     ctx.restore();
 
-    const unit = Math.max(width, height) / 320; // lines and labels readable at any frame size
+    // Sizes in the screen's pixels, whatever the frame's: readable on a phone and a desktop.
+    const shown = this.canvas.getBoundingClientRect().width;
+    const unit = shown > 0 ? width / shown : Math.max(width, height) / 640;
     const { proximal, axis, distal } = this.points;
     ctx.lineCap = "round";
     this.strokeTwice(ctx, unit, () => {
@@ -243,8 +247,8 @@ export class Goniometer {
     const degrees = this.angle();
     if (degrees !== null) {
       const arc = arcBetween(proximal, axis, distal);
-      this.strokeTwice(ctx, unit, () => ctx.arc(axis.x, axis.y, 14 * unit, arc.start, arc.end, arc.anticlockwise));
-      this.label(ctx, unit, `${degrees}°`, axis.x + 18 * unit, axis.y - 18 * unit, 14);
+      this.strokeTwice(ctx, unit, () => ctx.arc(axis.x, axis.y, 24 * unit, arc.start, arc.end, arc.anticlockwise));
+      this.label(ctx, unit, `${degrees}°`, axis.x + 28 * unit, axis.y - 28 * unit, 16);
     }
     for (const name of ORDER) this.mark(ctx, unit, name);
     this.canvas.setAttribute("aria-label", this.describe(degrees));
