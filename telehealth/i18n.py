@@ -99,9 +99,13 @@ def _merge(sources: Iterable[Path], locale: str) -> Any:
     from babel.messages.pofile import read_po
 
     merged = Catalog(locale=locale, domain="messages")
-    for source in sources:
+    for index, source in enumerate(sources):
         with source.open("rb") as handle:
             part = read_po(handle, locale=locale)
+        if index == 0:
+            # The sources' Plural-Forms (two forms for French), not Babel's three from CLDR,
+            # else every msgstr[1] is unreachable in the compiled catalog.
+            merged.mime_headers = part.mime_headers
         for message in part:
             if message.id and message.string and not message.fuzzy:
                 merged[message.id] = message
