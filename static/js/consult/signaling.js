@@ -7,7 +7,7 @@ export const ACK_TIMEOUT_MS = 10000;
 /** A short label for this device, shown to the other side ("Chrome on Android"). */
 export function deviceLabel() {
   const ua = navigator.userAgent || "";
-  let browser = "Browser";
+  let browser = t("device.browser");
   if (/Edg(e|A|iOS)?\//.test(ua)) browser = "Edge";
   else if (/OPR\//.test(ua)) browser = "Opera";
   else if (/SamsungBrowser\//.test(ua)) browser = "Samsung Internet";
@@ -22,7 +22,8 @@ export function deviceLabel() {
   else if (/Macintosh|Mac OS X/.test(ua)) system = "Mac";
   else if (/Windows/.test(ua)) system = "Windows";
   else if (/Linux/.test(ua)) system = "Linux";
-  return (system ? `${browser} on ${system}` : browser).slice(0, 40);
+  // In this page's language: the label travels as text (docs/protocol.md, `device`).
+  return (system ? t("device.on", { browser, system }) : browser).slice(0, 40);
 }
 
 const DEVICE_KEY = "telehealth.device";
