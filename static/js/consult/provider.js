@@ -43,10 +43,13 @@ const goniometer = new Goniometer({
 });
 goniometer.place(room.views.current === "call");
 room.views.onChange((name) => goniometer.place(name === "call"));
-// A reconnected socket: the patient's page must still hear that the frame is frozen.
-room.socket.on("connect", () => {
-  if (goniometer.active) room.request("measuring", { active: true });
-});
+// A reconnected socket, or a patient page that (re)joined: it must still hear that the frame
+// is frozen.
+for (const event of ["connect", "peer_back", "device_switched"]) {
+  room.socket.on(event, () => {
+    if (goniometer.active) room.request("measuring", { active: true });
+  });
+}
 
 // -- presence and check-in answers ------------------------------------------------------
 
