@@ -840,6 +840,9 @@ def main() -> None:
     )
     if not args.production_limits:
         env.update({"SOCKET_EVENTS_PER_SECOND": "100000", "SOCKET_EVENT_BURST": "100000"})
+    # Between phases a consult's sockets are away for minutes on a busy machine: its call
+    # must not end meanwhile ("did not come back in time").
+    env["REJOIN_WINDOW_SECONDS"] = "3600"
     # The idle sockets open each patient's link on several devices at once.
     env["MAX_DEVICES_PER_SIDE"] = str(args.idle_sockets // args.rooms + 2)
     ours = Ours(instance, env, free_port(), shlex.split(args.serve_command))
