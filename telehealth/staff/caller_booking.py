@@ -25,6 +25,7 @@ from ..booking.service import open_slots as free_slots
 from ..clinic import Clinic
 from ..domain.availability import CLINIC_TZ
 from ..domain.booking_rules import CONDITIONS, parse_booking
+from ..i18n_format import translated
 from ..models import Consult
 from ..notify import messages
 
@@ -129,7 +130,8 @@ FOR_STAFF = {
 def form_errors(fields: dict[str, str]) -> dict[str, str]:
     errors: dict[str, str] = {}
     for field, message in fields.items():
-        errors.setdefault(FORM_FIELDS.get(field, field), str(FOR_STAFF.get(field, message)))
+        said = FOR_STAFF[field] if field in FOR_STAFF else translated(message)
+        errors.setdefault(FORM_FIELDS.get(field, field), str(said))
     return errors
 
 
