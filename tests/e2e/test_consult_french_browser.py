@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy
 from babel.messages.pofile import read_po
 
 from tests.waiting import wait_until
@@ -83,6 +84,23 @@ def french_page(chromium: Any) -> Iterator[Any]:
         context.close()
 
 
+def book_in_french(server: Any, name: str) -> dict[str, Any]:
+    """A consult starting now, stored as booked in French (as the French booking page does;
+    the CLI books in English), so the pages behind its link speak French by the booking's
+    language as well as by the browser's."""
+    booked = server.book_now(name=name)
+    engine = sqlalchemy.create_engine(server.database_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                sqlalchemy.text("UPDATE consults SET language = 'fr' WHERE id = :id"),
+                {"id": booked["id"]},
+            )
+    finally:
+        engine.dispose()
+    return booked
+
+
 def staff_login(page: Any, url: str) -> None:
     # By the fields' names: the staff pages' words belong to another part of the catalog.
     page.goto(url + "/staff/login")
@@ -101,7 +119,7 @@ def test_the_english_list_holds_the_consults_sentences() -> None:
 
 @pytest.mark.slow
 def test_a_consult_in_french(live_server, french_page):
-    booked = live_server.book_now(name="Anne Roy")
+    booked = book_in_french(live_server, "Anne Roy")
     physio, patient = french_page(), french_page(viewport={"width": 390, "height": 844})
     staff_login(physio, live_server.url)
     physio.goto(booked["staff_url"])
@@ -142,7 +160,9 @@ def test_a_consult_in_french(live_server, french_page):
         page.get_by_role("status").filter(has_text="Connecté").wait_for(timeout=20_000)
 
     # Messages both ways, in French words around them.
-    patient.get_by_label("Message").filter(visible=True).fill("J’ai mal au genou gauche")
+    patient.get_by_role("textbox", name="Message").filter(visible=True).fill(
+        "J’ai mal au genou gauche"
+    )
     patient.get_by_role("button", name="Envoyer").filter(visible=True).click()
     physio.get_by_role("log").get_by_text("J’ai mal au genou gauche").wait_for()
     patient.get_by_role("button", name="Couper le micro").click()

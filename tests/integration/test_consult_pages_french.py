@@ -171,3 +171,16 @@ def test_before_and_after_the_link_window_speak_french(app, demo_clinic):
     late = instant_consult(demo_clinic, minutes_from_now=-120)
     page = _assert_french(_french(patient_client(app, late)).get("/consult"), "too-late page")
     assert "L’heure de cette consultation est passée" in page
+
+
+def test_every_refusal_code_has_words_on_the_consult_pages(app, demo_clinic):
+    """A refusal shows the page's words for its code: every code a consult page can meet
+    (acks.REFUSALS and the connect refusals of docs/protocol.md) has them, in French too."""
+    from telehealth.protocol.acks import REFUSALS
+
+    booked = _open(demo_clinic)
+    words = _script_words(_french(patient_client(app, booked)).get("/consult").get_data(True))
+    staff_only = {"no_provider"}  # the admin's probe, never a consult page
+    for code in sorted(set(REFUSALS) - staff_only):
+        assert f"refusal.{code}" in words, code
+        assert words[f"refusal.{code}"] != REFUSALS[code].replace("'", "’"), code

@@ -46,10 +46,6 @@ export function formatTime(iso) {
   return clockFormat.format(ms);
 }
 
-export function plural(count, one, many) {
-  return `${count} ${count === 1 ? one : many}`;
-}
-
 /** A same-origin path from the server, or the fallback: never an open redirect. */
 export function safeUrl(url, fallback) {
   if (typeof url === "string" && /^\/(?![/\\])/.test(url)) return url;
