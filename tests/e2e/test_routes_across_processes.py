@@ -8,8 +8,10 @@ are on process B. Each step waits only for what the person would see first (the 
 
 from __future__ import annotations
 
+import base64
 import json
 import secrets
+import socket
 import urllib.request
 from typing import Any
 
@@ -160,3 +162,28 @@ def test_admit_switches_and_end_on_one_process_route_signals_on_the_other(
     finally:
         for device in devices:
             device.close()
+
+
+def test_the_server_declines_permessage_deflate_on_a_raw_upgrade(live_server):
+    """Signaling messages are small; an accepted compression would cost ≈ 100 KB per idle
+    socket and let a compressed message be inflated before it is counted."""
+    port = int(live_server.url.rsplit(":", 1)[1])
+    key = base64.b64encode(secrets.token_bytes(16)).decode()
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+        raw.sendall(
+            (
+                "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\n"
+                f"Host: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+                "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n"
+            ).encode()
+        )
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = raw.recv(4096)
+            assert chunk, f"the server hung up: {head!r}"
+            head += chunk
+    status, *headers = head.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")
+    assert status.split()[1] == "101", status
+    names = {line.split(":", 1)[0].strip().lower() for line in headers}
+    assert "sec-websocket-extensions" not in names, headers
