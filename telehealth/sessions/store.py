@@ -210,10 +210,6 @@ class StoreBusy(RuntimeError):
     """A consult kept changing under us; the caller may retry later."""
 
 
-def _other(side: Side) -> Side:
-    return Side.PROVIDER if Side(side) is Side.PATIENT else Side.PATIENT
-
-
 def _iso(moment: datetime) -> str:
     if moment.tzinfo is None:
         raise ValueError(f"naive datetime {moment!r}: the clinic's clocks are always UTC-aware")
@@ -727,31 +723,6 @@ class LiveConsultStore:
                 if process and process not in alive:
                     stale.setdefault(consult_id, []).append((side, sid))
         return stale
-
-    def phase(self, consult_id: int) -> Phase | None:
-        """Just the phase: one small read for the hot signal path."""
-        value = cast(str | None, self.redis.hget(self._consult_key(consult_id), "phase"))
-        return Phase(value) if value else None
-
-    def phase_and_active_sid(self, consult_id: int, side: Side) -> tuple[Phase | None, str | None]:
-        """The consult's phase and `side`'s active device, in one round trip."""
-        with self.redis.pipeline(transaction=False) as pipe:
-            pipe.hget(self._consult_key(consult_id), "phase")
-            pipe.hget(self._active_key(consult_id, side), "sid")
-            phase, sid = pipe.execute()
-        return (Phase(phase) if phase else None), (sid or None)
-
-    def relay_route(
-        self, consult_id: int, side: Side
-    ) -> tuple[Phase | None, str | None, str | None]:
-        """The relay path's one round trip: the phase, `side`'s active sid and the other
-        side's active sid (None while away). Only these two devices exchange signals."""
-        with self.redis.pipeline(transaction=False) as pipe:
-            pipe.hget(self._consult_key(consult_id), "phase")
-            pipe.hget(self._active_key(consult_id, side), "sid")
-            pipe.hget(self._active_key(consult_id, _other(side)), "sid")
-            phase, mine, theirs = pipe.execute()
-        return (Phase(phase) if phase else None), (mine or None), (theirs or None)
 
     def active_sid(self, consult_id: int, side: Side) -> str | None:
         """The socket of the side's active device (the one in the call), None while away."""
