@@ -22,7 +22,7 @@ translations: $(STAMP)
 # catalog; then merged into the French catalog (new messages arrive untranslated; the
 # catalog test names each one until it is translated).
 i18n-extract: $(STAMP)
-	$(BIN)/pybabel --quiet extract -F babel.cfg -k _l -k lazy_gettext -o telehealth/translations/messages.pot .
+	$(BIN)/pybabel --quiet extract -F babel.cfg -k _l -k lazy_gettext -k NP_:1c,2 -o telehealth/translations/messages.pot .
 
 i18n-update: i18n-extract
 	$(BIN)/pybabel --quiet update --no-fuzzy-matching -i telehealth/translations/messages.pot -d telehealth/translations -l fr_CA

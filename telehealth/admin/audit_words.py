@@ -18,9 +18,9 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..models import AuditEvent, Consult, Patient, Recommendation, StaffUser
+from ..models import AuditEvent, Consult, ConsultMeasurement, Patient, Recommendation, StaffUser
 from ..staff import local_time
-from ..staff.words import RECOMMENDATIONS
+from ..staff.words import RECOMMENDATIONS, measurement_words
 
 ACTIONS = {
     "access.denied": _l("Access refused"),
@@ -45,6 +45,9 @@ ACTIONS = {
     "consult.checked_in": _l("Checked in to the waiting room"),
     "consult.device_switched": _l("Moved the call to another device"),
     "consult.ended": _l("The consult ended"),
+    "consult.measurement_deleted": _l("Deleted a range-of-motion measurement"),
+    "consult.measurement_recorded": _l("Recorded a range-of-motion measurement"),
+    "consult.measurement_restored": _l("Restored a deleted range-of-motion measurement"),
     "consult.no_show_patient": _l("Marked the patient as a no-show"),
     "consult.no_show_provider": _l("Marked the physiotherapist as a no-show"),
     "consult.outcome_recorded": _l("Recorded the outcome"),
@@ -129,6 +132,7 @@ class People:
 
     staff: dict[int, tuple[str, str]]
     patients: dict[int, str]  # by consult id
+    measurements: dict[int, str]  # in the page's words, by id
 
     @classmethod
     def of(cls, session: Session, events: Iterable[AuditEvent]) -> People:
@@ -145,7 +149,11 @@ class People:
             .where(Consult.id.in_(consult_ids))
         )
         patients = {consult_id: name for consult_id, name in session.execute(query)}
-        return cls(staff, patients)
+        measured = select(ConsultMeasurement).where(
+            ConsultMeasurement.id.in_(_measurement_ids(rows))
+        )
+        measurements = {row.id: measurement_words(row) for row in session.scalars(measured)}
+        return cls(staff, patients, measurements)
 
     def actor(self, event: AuditEvent) -> str:
         """'Dr. Jane Smith (physiotherapist)', 'Patient: Ann Lee', 'System', 'Anonymous'."""
@@ -183,6 +191,11 @@ def _staff_ids(events: list[AuditEvent]) -> set[int]:
         if isinstance(target, int):
             ids.add(target)
     return ids
+
+
+def _measurement_ids(events: list[AuditEvent]) -> set[int]:
+    found = ((event.detail or {}).get("measurement_id") for event in events)
+    return {number for number in found if isinstance(number, int)}
 
 
 def _patient_consult(actor: str) -> int | None:
@@ -234,6 +247,8 @@ def details(action: str, detail: dict[str, Any], people: People) -> list[str]:
         lines.append(str(SIDES[side]) if side in SIDES else _("Side: %(side)s", side=side))
     if "staff_id" in detail:
         lines.append(_("Staff login: %(who)s", who=people.staff_name(detail.pop("staff_id"))))
+    if "measurement_id" in detail:
+        lines.append(_measurement(detail, people))
     if action == "access.denied":
         lines.extend(_denied(detail))
     if action == "booking.links_resent":
@@ -255,6 +270,15 @@ def _denied(detail: dict[str, Any]) -> list[str]:
     if "client" in detail:
         lines.append(_("Client tag: %(tag)s", tag=detail.pop("client")))
     return lines
+
+
+def _measurement(detail: dict[str, Any], people: People) -> str:
+    """The measurement in the page's words from its row (the row's English summary if the
+    row is gone)."""
+    number = detail.pop("measurement_id")
+    stored = detail.pop("summary", "")
+    said = people.measurements.get(number, str(stored)) if isinstance(number, int) else stored
+    return _("Measurement %(number)s: %(measurement)s", number=number, measurement=said)
 
 
 def _resends(detail: dict[str, Any]) -> list[str]:

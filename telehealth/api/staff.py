@@ -19,6 +19,7 @@ from ..staff.auth import current_staff, record_denied, role_required, start_staf
 from ..staff.day import day_rows
 from ..staff.login import audit_login, check_password, code_is_valid, login_limit, refusals_only
 from ..staff.login_flow import ENROL, NEW_PASSWORD, PASSWORD, TOTP, next_step
+from ..staff.words import measurement_words
 from .views import bp
 
 
@@ -103,22 +104,29 @@ def _own_consult_staff(consult_id: int) -> StaffUser:
     403 for another role, 404 (audited) for someone else's consult or none."""
     staff = current_staff()
     if staff is None:
-        raise ApiError(401, "unauthorized", "Log in as the consult's physiotherapist.")
+        raise ApiError(401, "unauthorized", _("Log in as the consult's physiotherapist."))
     if staff.role != "physiotherapist":
         record_denied(f"staff:{staff.id}", request.path, consult_id)
-        raise ApiError(403, "forbidden", "Only the consult's physiotherapist can do this.")
+        raise ApiError(403, "forbidden", _("Only the consult's physiotherapist can do this."))
     with current_clinic().db.sessions() as db_session:
         consult = db_session.get(Consult, consult_id)
         provider_id = consult.provider_id if consult is not None else None
     if provider_id is None or provider_id != staff.provider_id:
         record_denied(f"staff:{staff.id}", request.path, consult_id)
-        raise ApiError(404, "not_found", "There is no such consult among yours.")
+        raise ApiError(404, "not_found", _("There is no such consult among yours."))
     return staff
 
 
 def _refused(error: MeasurementRefused) -> ApiError:
+    """The refusal in the page's language (the domain writes English, marked for the catalog)."""
     status = {"invalid": 400, "not_found": 404, "wrong_phase": 409}.get(error.code, 400)
-    return ApiError(status, error.code, error.message, error.fields)
+    fields = {name: _(hint) for name, hint in error.fields.items()}
+    return ApiError(status, error.code, _(error.message), fields)
+
+
+def _in_words(measurement: dict[str, Any]) -> dict[str, Any]:
+    """The measurement's JSON with its summary in the page's language."""
+    return {**measurement, "summary": measurement_words(measurement)}
 
 
 @bp.get("/staff/consults/<int:consult_id>/measurements")
@@ -126,7 +134,7 @@ def list_measurements(consult_id: int) -> Any:
     """The consult's range-of-motion measurements, oldest first."""
     _own_consult_staff(consult_id)
     rows = current_clinic().consults.measurements(consult_id)
-    response = jsonify({"measurements": [row.to_json() for row in rows]})
+    response = jsonify({"measurements": [_in_words(row.to_json()) for row in rows]})
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -138,13 +146,13 @@ def save_measurement(consult_id: int) -> Any:
     staff = _own_consult_staff(consult_id)
     payload = request.get_json(silent=True) if request.is_json else None
     if not isinstance(payload, dict):
-        raise ApiError(415, "unsupported_media_type", "Send the measurement as JSON.")
+        raise ApiError(415, "unsupported_media_type", _("Send the measurement as JSON."))
     try:
         form = parse_measurement(payload)
         saved = current_clinic().consults.record_measurement(consult_id, staff.id, form, utcnow())
     except MeasurementRefused as error:
         raise _refused(error) from None
-    return jsonify(saved), 201
+    return jsonify(_in_words(saved)), 201
 
 
 @bp.delete("/staff/consults/<int:consult_id>/measurements/<int:measurement_id>")

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from .. import audit
 from ..db import Database
+from ..i18n_format import translated
 from ..models import (
     RECOMMENDATION_LABELS,
     Consult,
@@ -132,7 +133,9 @@ def treatment_booking(
         return None
     if recommended in (Recommendation.REFERRAL, Recommendation.NONE):
         return None
-    subject = f"Booking request: {RECOMMENDATION_LABELS[recommended]}"
+    subject = _(
+        "Booking request: %(service)s", service=translated(RECOMMENDATION_LABELS[recommended])
+    )
     if booking_url:
         separator = "&" if "?" in booking_url else "?"
         url = f"{booking_url}{separator}{urlencode({'service': str(recommended)})}"

@@ -6,8 +6,11 @@ Pure rules: the staff API, the outcome page and the session service share them.
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from .wording import N_, NP_
 
 MIN_DEGREES = 0
 MAX_DEGREES = 180
@@ -46,39 +49,72 @@ class MotionMode(enum.StrEnum):
 
 
 JOINT_LABELS = {
-    Joint.SHOULDER: "Shoulder",
-    Joint.ELBOW: "Elbow",
-    Joint.WRIST: "Wrist",
-    Joint.HIP: "Hip",
-    Joint.KNEE: "Knee",
-    Joint.ANKLE: "Ankle",
-    Joint.NECK: "Neck",
-    Joint.BACK: "Back / trunk",
+    Joint.SHOULDER: N_("Shoulder"),
+    Joint.ELBOW: N_("Elbow"),
+    Joint.WRIST: N_("Wrist"),
+    Joint.HIP: N_("Hip"),
+    Joint.KNEE: N_("Knee"),
+    Joint.ANKLE: N_("Ankle"),
+    Joint.NECK: N_("Neck"),
+    Joint.BACK: N_("Back / trunk"),
 }
 SIDE_LABELS = {
-    BodySide.LEFT: "Left",
-    BodySide.RIGHT: "Right",
-    BodySide.NOT_APPLICABLE: "Not applicable",
+    BodySide.LEFT: N_("Left"),
+    BodySide.RIGHT: N_("Right"),
+    BodySide.NOT_APPLICABLE: N_("Not applicable"),
 }
 MOVEMENT_LABELS = {
-    Movement.FLEXION: "Flexion",
-    Movement.EXTENSION: "Extension",
-    Movement.ABDUCTION: "Abduction",
-    Movement.ADDUCTION: "Adduction",
-    Movement.INTERNAL_ROTATION: "Internal rotation",
-    Movement.EXTERNAL_ROTATION: "External rotation",
-    Movement.OTHER: "Other",
+    Movement.FLEXION: N_("Flexion"),
+    Movement.EXTENSION: N_("Extension"),
+    Movement.ABDUCTION: N_("Abduction"),
+    Movement.ADDUCTION: N_("Adduction"),
+    Movement.INTERNAL_ROTATION: N_("Internal rotation"),
+    Movement.EXTERNAL_ROTATION: N_("External rotation"),
+    Movement.OTHER: N_("Other"),
 }
-MODE_LABELS = {MotionMode.ACTIVE: "Active", MotionMode.PASSIVE: "Passive"}
+# In French the range is feminine (amplitude active), a staff login's "Active" is not.
+MODE_LABELS = {
+    MotionMode.ACTIVE: NP_("range of motion", "Active"),
+    MotionMode.PASSIVE: NP_("range of motion", "Passive"),
+}
 
 # What a person is told about each field when it is wrong.
+# The codes in them are the API's values, the same in every language.
 FIELD_HINTS = {
-    "joint": "Choose the joint: " + ", ".join(Joint) + ".",
-    "side": "Choose the side: left, right or n/a.",
-    "movement": "Choose the movement: " + ", ".join(Movement) + ".",
-    "mode": "Choose active or passive.",
-    "degrees": f"The angle is a whole number of degrees from {MIN_DEGREES} to {MAX_DEGREES}.",
+    "joint": N_("Choose the joint: shoulder, elbow, wrist, hip, knee, ankle, neck, back."),
+    "side": N_("Choose the side: left, right or n/a."),
+    "movement": N_(
+        "Choose the movement: flexion, extension, abduction, adduction, internal_rotation, "
+        "external_rotation, other."
+    ),
+    "mode": N_("Choose active or passive."),
+    "degrees": N_("The angle is a whole number of degrees from 0 to 180."),
 }
+
+# How a measurement reads in a list ('knee, right, flexion, active, 93°'), word by word.
+JOINT_WORDS = {
+    Joint.SHOULDER: N_("shoulder"),
+    Joint.ELBOW: N_("elbow"),
+    Joint.WRIST: N_("wrist"),
+    Joint.HIP: N_("hip"),
+    Joint.KNEE: N_("knee"),
+    Joint.ANKLE: N_("ankle"),
+    Joint.NECK: N_("neck"),
+    Joint.BACK: N_("back/trunk"),
+}
+SIDE_WORDS = {BodySide.LEFT: N_("left"), BodySide.RIGHT: N_("right")}
+MOVEMENT_WORDS = {
+    Movement.FLEXION: N_("flexion"),
+    Movement.EXTENSION: N_("extension"),
+    Movement.ABDUCTION: N_("abduction"),
+    Movement.ADDUCTION: N_("adduction"),
+    Movement.INTERNAL_ROTATION: N_("internal rotation"),
+    Movement.EXTERNAL_ROTATION: N_("external rotation"),
+    Movement.OTHER: N_("other"),
+}
+MODE_WORDS = {MotionMode.ACTIVE: N_("active"), MotionMode.PASSIVE: N_("passive")}
+SUMMARY = N_("%(joint)s, %(side)s, %(movement)s, %(mode)s, %(degrees)s°")
+SUMMARY_NO_SIDE = N_("%(joint)s, %(movement)s, %(mode)s, %(degrees)s°")
 
 
 class MeasurementRefused(Exception):
@@ -116,7 +152,7 @@ def _degrees(value: Any) -> int | None:
 def parse_measurement(data: Any) -> MeasurementForm:
     """The measurement's fields, or MeasurementRefused naming every field to fix."""
     if not hasattr(data, "get"):
-        raise MeasurementRefused("invalid", "Send the measurement as an object.", {})
+        raise MeasurementRefused("invalid", N_("Send the measurement as an object."), {})
     wrong: dict[str, str] = {}
     kinds: dict[str, type[enum.StrEnum]] = {
         "joint": Joint,
@@ -134,14 +170,35 @@ def parse_measurement(data: Any) -> MeasurementForm:
     if degrees is None:
         wrong["degrees"] = FIELD_HINTS["degrees"]
     if wrong:
-        raise MeasurementRefused("invalid", "Some measurement fields need fixing.", wrong)
+        raise MeasurementRefused("invalid", N_("Some measurement fields need fixing."), wrong)
     return MeasurementForm(degrees=degrees, **values)  # type: ignore[arg-type]
 
 
-def measurement_summary(joint: str, side: str, movement: str, mode: str, degrees: int) -> str:
-    """'knee, right, flexion, active, 93°' (no side where it does not apply)."""
-    parts = ["back/trunk" if joint == Joint.BACK else joint]
-    if side != BodySide.NOT_APPLICABLE:
-        parts.append(side)
-    parts += [movement.replace("_", " "), mode, f"{degrees}°"]
-    return ", ".join(parts)
+def _as_written(message: str) -> str:
+    return message
+
+
+def measurement_summary(
+    joint: str,
+    side: str,
+    movement: str,
+    mode: str,
+    degrees: int,
+    translate: Callable[[str], str] = _as_written,
+) -> str:
+    """'knee, right, flexion, active, 93°' (no side where it does not apply); `translate`
+    (a gettext) gives it in the page's language, the English stays for the audit rows."""
+
+    def word(table: dict[Any, str], code: str) -> str:
+        found = table.get(code)
+        return translate(found) if found else code.replace("_", " ")
+
+    values = {
+        "joint": word(JOINT_WORDS, joint),
+        "side": word(SIDE_WORDS, side),
+        "movement": word(MOVEMENT_WORDS, movement),
+        "mode": word(MODE_WORDS, mode),
+        "degrees": degrees,
+    }
+    pattern = SUMMARY_NO_SIDE if side == BodySide.NOT_APPLICABLE else SUMMARY
+    return translate(pattern) % values

@@ -30,7 +30,7 @@ from ..domain.booking_rules import InvalidBooking
 from ..domain.measurements import MeasurementRefused
 from ..domain.names import short_name
 from ..extensions import limiter
-from ..models import RECOMMENDATION_LABELS, Consult, StaffUser
+from ..models import Consult, StaffUser
 from ..notify import messages
 from ..sessions import Side, TransitionError
 from . import caller_booking, day, local_time, two_factor
@@ -53,7 +53,7 @@ from .login import (
 )
 from .login_flow import ENROL, NEW_PASSWORD, PASSWORD, TOTP, PendingLogin, next_step
 from .passwords import password_problem
-from .words import RECOMMENDATIONS, ended_by_label, status_label
+from .words import RECOMMENDATIONS, ended_by_label, measurement_words, status_label
 
 bp = Blueprint("staff", __name__)
 
@@ -374,6 +374,7 @@ def _outcome_page(consult: Consult, form: Any, errors: dict[str, str], status: i
         saved=request.args.get("saved"),
         measurements=current_clinic().consults.measurements(consult.id),
         measurement_change=_measurement_change(consult.id),
+        measurement_words=measurement_words,
     ), status
 
 
@@ -385,7 +386,7 @@ def _measurement_change(consult_id: int) -> dict[str, Any] | None:
             current_clinic().consults.measurement(consult_id, int(raw)) if raw.isdigit() else None
         )
         if found is not None:
-            return {"kind": kind, "id": found.id, "summary": found.summary()}
+            return {"kind": kind, "id": found.id, "summary": measurement_words(found)}
     return None
 
 
@@ -443,14 +444,16 @@ def outcome_submit(consult_id: int) -> Any:
 
 def _email_recommendation(consult_id: int, form: outcomes.OutcomeForm) -> bool:
     clinic = current_clinic()
-    link = outcomes.treatment_link(
-        clinic.config["TREATMENT_BOOKING_URL"], clinic.config["CLINIC_EMAIL"], form.recommendation
-    )
-    label = RECOMMENDATION_LABELS[form.recommendation]
 
     def build(notice: messages.ConsultNotice) -> messages.EmailMessage:
+        # Built in the booking's language, the booking link's words too.
+        link = outcomes.treatment_link(
+            clinic.config["TREATMENT_BOOKING_URL"],
+            clinic.config["CLINIC_EMAIL"],
+            form.recommendation,
+        )
         return messages.recommendation_summary(
-            notice, label.lower(), link, has_note=bool(form.message_to_patient.strip())
+            notice, str(form.recommendation), link, has_note=bool(form.message_to_patient.strip())
         )
 
     build.__name__ = "recommendation_summary"

@@ -3,9 +3,14 @@ consult's lasting status and who ended it. The English words match models.py's l
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 
-from ..models import ConsultStatus, Recommendation
+from ..domain.measurements import measurement_summary
+from ..models import ConsultMeasurement, ConsultStatus, Recommendation
 
 RECOMMENDATIONS = {
     Recommendation.PHYSIOTHERAPY: _l("Physiotherapy"),
@@ -36,3 +41,16 @@ def status_label(status: str) -> str:
 
 def ended_by_label(ended_by: str) -> str:
     return str(ENDED_BY[ended_by]) if ended_by in ENDED_BY else ended_by
+
+
+def measurement_words(measurement: ConsultMeasurement | Mapping[str, Any]) -> str:
+    """'knee, right, flexion, active, 93°' in the page's language (a row or its JSON)."""
+    fields = measurement if isinstance(measurement, Mapping) else measurement.to_json()
+    return measurement_summary(
+        str(fields["joint"]),
+        str(fields["side"]),
+        str(fields["movement"]),
+        str(fields["mode"]),
+        int(fields["degrees"]),
+        translate=gettext,
+    )

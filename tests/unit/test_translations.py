@@ -25,7 +25,7 @@ from babel.messages.frontend import parse_mapping_cfg
 from telehealth.i18n import TRANSLATIONS, _catalog_sources, _merge
 
 ROOT = Path(__file__).resolve().parents[2]
-KEYWORDS = {**DEFAULT_KEYWORDS, "_l": None, "lazy_gettext": None}
+KEYWORDS = {**DEFAULT_KEYWORDS, "_l": None, "lazy_gettext": None, "NP_": ((1, "c"), 2)}
 
 # Where each area's messages live: templates and Python as extracted, and its scripts.
 AREAS: dict[str, dict[str, tuple[str, ...]]] = {
@@ -65,7 +65,7 @@ AREAS: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "email": {"sources": ("telehealth/notify/*.py",), "scripts": ()},
 }
-CHECKED_AREAS = ("base", "staff")
+CHECKED_AREAS = tuple(AREAS)
 
 # English kept as is in French on purpose (a brand, a code): none yet.
 SAME_IN_FRENCH: frozenset[str] = frozenset()
@@ -85,15 +85,16 @@ def _in_area(path: str, area: str) -> bool:
 
 
 def _extracted() -> dict[Any, set[str]]:
-    """Every message id (a tuple for plurals) of the tree, with the files it comes from."""
+    """Every message (its id, a tuple for plurals, and its context) of the tree, with the
+    files it comes from."""
     with (ROOT / "babel.cfg").open() as cfg:
         method_map, options_map = parse_mapping_cfg(cfg)
     found: dict[Any, set[str]] = {}
-    for path, _line, message, _comments, _context in extract_from_dir(
+    for path, _line, message, _comments, context in extract_from_dir(
         str(ROOT), method_map, options_map, keywords=KEYWORDS, strip_comment_tags=True
     ):
         key = tuple(message) if isinstance(message, list | tuple) else message
-        found.setdefault(key, set()).add(path.replace("\\", "/"))
+        found.setdefault((key, context), set()).add(path.replace("\\", "/"))
     return found
 
 
@@ -112,8 +113,8 @@ def _forms(message_id: Any) -> list[str]:
     return list(message_id) if isinstance(message_id, tuple) else [message_id]
 
 
-def _translations(catalog: Any, message_id: Any) -> list[str]:
-    found = catalog.get(message_id)
+def _translations(catalog: Any, message_id: Any, context: str | None = None) -> list[str]:
+    found = catalog.get(message_id, context=context)
     if found is None or not found.string:
         return []
     return list(found.string) if isinstance(found.string, tuple | list) else [found.string]
@@ -124,13 +125,14 @@ def _shape(text: str) -> tuple[list[str], list[str]]:
 
 
 def _words(text: str) -> int:
-    return len(re.findall(r"[A-Za-z]+", text))
+    """Words of the sentence, placeholders left out: '%(devices)s (%(names)s)' has none."""
+    return len(re.findall(r"[A-Za-z]+", PLACEHOLDER.sub(" ", text)))
 
 
-def problems_of(message_id: Any, catalog: Any) -> Iterator[str]:
+def problems_of(message_id: Any, catalog: Any, context: str | None = None) -> Iterator[str]:
     """What is wrong with one message's French, in words."""
     english = _forms(message_id)
-    french = _translations(catalog, message_id)
+    french = _translations(catalog, message_id, context)
     if not french or not all(form.strip() for form in french):
         yield "has no French translation"
         return
@@ -154,8 +156,8 @@ def test_every_message_of_the_area_is_in_french(
     assert messages, f"no message found in the {area} area: is babel.cfg read?"
     wrong = [
         f"{message_id!r} ({', '.join(sorted(paths))}): {problem}"
-        for message_id, paths in messages.items()
-        for problem in problems_of(message_id, catalog)
+        for (message_id, context), paths in messages.items()
+        for problem in problems_of(message_id, catalog, context)
     ]
     assert not wrong, f"{len(wrong)} messages of {area}:\n" + "\n".join(wrong)
 
@@ -163,7 +165,7 @@ def test_every_message_of_the_area_is_in_french(
 def test_template_messages_are_whitespace_folded(extracted: dict[Any, set[str]]) -> None:
     """The app folds a {% trans %} block's line breaks; extraction must agree, or the
     catalog holds ids no page ever asks for."""
-    unfolded = [repr(m) for m in extracted if any("\n" in form for form in _forms(m))]
+    unfolded = [repr(m) for m, _context in extracted if any("\n" in form for form in _forms(m))]
     assert not unfolded, "messages with line breaks (babel.cfg needs trimmed = true):\n" + (
         "\n".join(unfolded)
     )

@@ -3,24 +3,27 @@
 // small tile), three points are placed by pointer or keyboard, the angle is drawn and
 // announced, and the reading is saved with the joint, side, movement and mode.
 import { angleAt, arcBetween, arrowStep, clampPoint, mirrorPoints, nearestPoint, startingPoints, wholeDegrees } from "./goniometer.js";
+import { t } from "../strings.js";
 import { byId, setText, setVisible } from "./ui.js";
 
+// The words are the page's (templates/consult/_strings.html, "measure.*"), in its language.
 const STRINGS = {
-  noVideo: "The patient’s video has not started yet, so there is nothing to measure.",
-  angle: (degrees) => `Angle: ${degrees}°`,
-  noAngle: "No angle: move the point off the axis.",
-  announce: (point, degrees) => `${point}. Angle ${degrees} degrees.`,
-  announceNoAngle: (point) => `${point}. No angle: a point is on the axis.`,
-  frozen: "The frame is frozen. Place the three points; the patient’s live video is in the small tile.",
-  back: "Back to the live video.",
-  saving: "Saving…",
-  saved: (summary) => `Saved: ${summary}.`,
-  missing: "Choose the joint, side and movement before saving.",
-  noReading: "Place the three points so that they make an angle before saving.",
-  failed: "The measurement could not be saved. Check your connection and try again.",
-  points: { proximal: "Proximal arm", axis: "Axis", distal: "Distal arm" },
-  marks: { proximal: "P", axis: "A", distal: "D" },
+  noVideo: () => t("measure.noVideo"),
+  angle: (degrees) => t("measure.angle", { degrees }),
+  noAngle: () => t("measure.noAngle"),
+  announce: (point, degrees) => t("measure.announce", { point, degrees }),
+  announceNoAngle: (point) => t("measure.announceNoAngle", { point }),
+  frozen: () => t("measure.frozen"),
+  back: () => t("measure.back"),
+  saving: () => t("measure.saving"),
+  saved: (summary) => t("measure.saved", { summary }),
+  missing: () => t("measure.missing"),
+  noReading: () => t("measure.noReading"),
+  failed: () => t("measure.failed"),
+  point: (name) => t(`measure.point.${name}`),
 };
+// The points' marks on the frame: the same letters in English and French (Proximal, Axis/Axe, Distal).
+const MARKS = { proximal: "P", axis: "A", distal: "D" };
 const ANNOUNCE_AFTER_MS = 600;
 const ORDER = ["proximal", "axis", "distal"];
 
@@ -93,7 +96,7 @@ export class Goniometer {
     const width = video.videoWidth;
     const height = video.videoHeight;
     if (!width || !height || video.readyState < 2) {
-      setText(this.error, STRINGS.noVideo);
+      setText(this.error, STRINGS.noVideo());
       return;
     }
     this.frame.width = width;
@@ -111,7 +114,7 @@ export class Goniometer {
     setText(this.savedStatus, "");
     this.select("proximal", { announce: false });
     this.draw();
-    setText(this.announcer, STRINGS.frozen);
+    setText(this.announcer, STRINGS.frozen());
     this.canvas.focus();
     this.onActiveChange(true);
   }
@@ -127,7 +130,7 @@ export class Goniometer {
     this.frame.width = 0;
     this.canvas.width = 0;
     this.points = null;
-    setText(this.announcer, STRINGS.back);
+    setText(this.announcer, STRINGS.back());
     if (focus) this.button.focus();
     this.onActiveChange(false);
   }
@@ -211,11 +214,11 @@ export class Goniometer {
 
   announceSoon() {
     const degrees = this.angle();
-    setText(this.reading, degrees === null ? STRINGS.noAngle : STRINGS.angle(degrees));
+    setText(this.reading, degrees === null ? STRINGS.noAngle() : STRINGS.angle(degrees));
     window.clearTimeout(this.announceTimer);
     // Debounced: a held arrow key or a drag says the angle once it settles, not at every pixel.
     this.announceTimer = window.setTimeout(() => {
-      const point = STRINGS.points[this.selected];
+      const point = STRINGS.point(this.selected);
       const now = this.angle();
       setText(this.announcer, now === null ? STRINGS.announceNoAngle(point) : STRINGS.announce(point, now));
     }, ANNOUNCE_AFTER_MS);
@@ -276,7 +279,7 @@ export class Goniometer {
     ctx.strokeStyle = "#000000";
     ctx.stroke();
     // Letters name the points, so the chosen one is not told by colour alone (also larger).
-    this.label(ctx, unit, STRINGS.marks[name], point.x + 9 * unit, point.y + 9 * unit, chosen ? 12 : 10);
+    this.label(ctx, unit, MARKS[name], point.x + 9 * unit, point.y + 9 * unit, chosen ? 12 : 10);
   }
 
   label(ctx, unit, text, x, y, size) {
@@ -310,16 +313,16 @@ export class Goniometer {
       degrees: this.angle(),
     };
     if (!reading.joint || !reading.side || !reading.movement || !reading.mode) {
-      setText(this.error, STRINGS.missing);
+      setText(this.error, STRINGS.missing());
       return;
     }
     if (reading.degrees === null) {
-      setText(this.error, STRINGS.noReading);
+      setText(this.error, STRINGS.noReading());
       return;
     }
     this.saving = true;
     setText(this.error, "");
-    setText(this.savedStatus, STRINGS.saving);
+    setText(this.savedStatus, STRINGS.saving());
     try {
       const answer = await fetch(this.panel.dataset.saveUrl, {
         method: "POST",
@@ -332,7 +335,7 @@ export class Goniometer {
         const problem = body && body.error ? body.error : {};
         const fields = problem.fields && typeof problem.fields === "object" ? Object.values(problem.fields) : [];
         setText(this.savedStatus, "");
-        setText(this.error, [problem.message || STRINGS.failed, ...fields].join(" "));
+        setText(this.error, [problem.message || STRINGS.failed(), ...fields].join(" "));
         return;
       }
       setText(this.savedStatus, STRINGS.saved(body.summary));
@@ -342,7 +345,7 @@ export class Goniometer {
       setVisible(byId("measure-list-region"), true);
     } catch {
       setText(this.savedStatus, "");
-      setText(this.error, STRINGS.failed);
+      setText(this.error, STRINGS.failed());
     } finally {
       this.saving = false;
     }
