@@ -124,6 +124,9 @@ def _base_url(app: Any) -> str:
 @click.option("--patient-email", required=True)
 @click.option("--patient-phone", default="905-555-0100", show_default=True)
 @click.option("--reason", default="Booked by phone", show_default=True)
+@click.option(
+    "--language", default="en", show_default=True, help="The patient's language: en or fr."
+)
 def book(
     provider_email: str,
     starts_now: bool,
@@ -132,6 +135,7 @@ def book(
     patient_email: str,
     patient_phone: str,
     reason: str,
+    language: str,
 ) -> None:
     """Book a consult for a patient (phone bookings, tests); prints JSON with the links."""
     from sqlalchemy import select
@@ -158,6 +162,7 @@ def book(
         "patient": {"name": patient_name, "email": patient_email, "phone": patient_phone},
         "reason": reason,
         "consent": True,
+        "language": language,
     }
     try:
         booked = book_consult(

@@ -76,7 +76,11 @@ class LiveServer:
         return result.stdout
 
     def book_now(
-        self, provider: str = "physio@demo.clinic", name: str = "Ann Lee", email: str | None = None
+        self,
+        provider: str = "physio@demo.clinic",
+        name: str = "Ann Lee",
+        email: str | None = None,
+        language: str = "en",
     ) -> dict[str, Any]:
         email = email or f"e2e{time.monotonic_ns()}@example.com"
         out = self.cli(
@@ -88,6 +92,8 @@ class LiveServer:
             name,
             "--patient-email",
             email,
+            "--language",
+            language,
         )
         return dict(json.loads(out.strip().splitlines()[-1]))
 

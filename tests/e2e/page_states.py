@@ -83,6 +83,7 @@ class Visit:
     viewport: dict[str, int]
     logins: dict[tuple[str, str], Any]  # (clinic, email) -> browser storage, from the Tour
     contexts: list[Any] = field(default_factory=list)
+    booking_language: str = "en"  # the language the clinic books consults in
 
     def page(self, viewport: dict[str, int] | None = None, storage: Any = None) -> Any:
         """A new page in a fresh browser context (its own cookies), patient's viewport
@@ -120,7 +121,7 @@ class Visit:
 
     def book_now(self) -> dict[str, Any]:
         """A consult with the demo physiotherapist starting now, as the CLI books one."""
-        return self.server.book_now()
+        return self.server.book_now(language=self.booking_language)
 
     def book_later(self, start: datetime | None = None) -> dict[str, Any]:
         """A consult with the demo physiotherapist at `start`, by default on the last free
@@ -136,6 +137,8 @@ class Visit:
             "Ann Lee",
             "--patient-email",
             f"later{time.monotonic_ns()}@example.com",
+            "--language",
+            self.booking_language,
         )
         return dict(json.loads(out.strip().splitlines()[-1]))
 

@@ -27,6 +27,35 @@ from tests.e2e.test_accessibility_browser import axe_violations, describe
 from tests.waiting import wait_until
 
 FRENCH_STATES = (
+    # the public site and the patient's pages (states whose page a reload brings back)
+    "home",
+    "home-french",
+    "our-team",
+    "booking",
+    "booking-errors",
+    "booking-french",
+    "booking-confirmed",
+    "manage",
+    "manage-cancel-question",
+    "manage-cancelled",
+    "manage-not-found",
+    "resend-links",
+    "resend-links-errors",
+    "resend-links-sent",
+    "not-found",
+    "link-not-active",
+    "setup",
+    "setup-from-email",
+    "consult-too-early",
+    "consult-too-late",
+    "consult-check-in",
+    "consult-waiting-room",
+    "consult-ended",
+    "consult-ended-by-clinic",
+    "consult-ended-cancelled",
+    "consult-ended-patient-no-show",
+    "consult-ended-physiotherapist-absent",
+    "consult-rebook",
     # staff and admin (and base.html's footer on every page)
     "staff-login",
     "staff-login-error",
@@ -35,6 +64,8 @@ FRENCH_STATES = (
     "staff-password-errors",
     "staff-two-step-setup",
     "staff-dashboard",
+    "staff-lobby",
+    "staff-lobby-patient-waiting",
     "staff-book-for-caller",
     "staff-book-for-caller-errors",
     "staff-booked-for-caller",
@@ -76,7 +107,10 @@ def english_sentences() -> list[str]:
 @dataclass
 class FrenchVisit(Visit):
     """A Visit whose browsers are set to French, holding the explicit English choice that
-    the English steps need until `in_french` drops it."""
+    the English steps need until `in_french` drops it. The clinic books its consults in
+    French: the pages behind a consult's links speak the booking's language."""
+
+    booking_language: str = "fr"
 
     def page(self, viewport: dict[str, int] | None = None, storage: Any = None) -> Any:
         context = self.browser.new_context(
