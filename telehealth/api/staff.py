@@ -160,10 +160,11 @@ def delete_measurement(consult_id: int, measurement_id: int) -> Any:
     """Take one measurement out of the consult's record."""
     csrf.protect()
     staff = _own_consult_staff(consult_id)
+    service = current_clinic().consults
     try:
-        summary = current_clinic().consults.delete_measurement(
-            consult_id, measurement_id, staff.id, utcnow()
-        )
+        service.delete_measurement(consult_id, measurement_id, staff.id, utcnow())
     except MeasurementRefused as error:
         raise _refused(error) from None
+    deleted = service.measurement(consult_id, measurement_id)
+    summary = measurement_words(deleted) if deleted is not None else ""
     return jsonify({"deleted": measurement_id, "summary": summary})

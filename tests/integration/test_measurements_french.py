@@ -42,6 +42,11 @@ def test_a_saved_measurement_reads_in_french_and_the_record_stays_english(app, d
     assert saved.get_json()["summary"] == "genou, côté droit, flexion, amplitude active, 93°"
     back = save(client, token, consult_id, joint="back", side="n/a", movement="extension")
     assert back.get_json()["summary"] == "dos/tronc, extension, amplitude active, 93°"
+    gone = client.delete(
+        f"/api/v1/staff/consults/{consult_id}/measurements/{back.get_json()['id']}",
+        headers={"X-CSRFToken": token},
+    )
+    assert gone.get_json()["summary"] == "dos/tronc, extension, amplitude active, 93°"
 
     with demo_clinic.db.sessions() as session:
         query = select(AuditEvent.detail).where(

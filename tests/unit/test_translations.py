@@ -5,9 +5,8 @@ does (babel.cfg, with the lazy keywords), so the pages' script strings (JSON blo
 by templates) are covered too. The catalog sources are merged as telehealth.i18n compiles
 them. For each area in CHECKED_AREAS every message must have a French translation with the
 same placeholders and markup as the English, and must not be a copy of a long English
-sentence; its scripts must not hard-code an English sentence.
-
-An area joins the check once its translation is complete: add its name to CHECKED_AREAS.
+sentence; its scripts must not hard-code an English sentence. Every area is checked; a
+message with a context (pgettext, NP_) is looked up with it.
 """
 
 from __future__ import annotations
