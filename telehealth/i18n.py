@@ -143,10 +143,19 @@ def _compile_if_stale() -> None:
         log.warning("could not compile the translations (%s); using those installed", error)
 
 
+def _switch_back_to() -> str:
+    """Where the switch returns. A join link is only ever rendered when it failed, and it
+    must fail with one page for every guess, so that page's switch leads home."""
+    if request.endpoint == "consult.join":
+        return "/"
+    return request.full_path.rstrip("?")
+
+
 def _template_context() -> dict[str, Any]:
     language = current_language()
     other = "fr" if language == "en" else "en"
     return {
+        "language_switch_next": _switch_back_to(),
         "html_lang": HTML_LANG[language],
         "language": language,
         "other_language": other,
