@@ -352,9 +352,12 @@ def assert_throttled_and_cut_off(cycles: list[dict[str, Any]]) -> None:
 
 
 def assert_latency_kept(baseline: list[list[float]], flooded: list[list[float]]) -> None:
-    """Y's relay round-trip p95 (median over the windows) at most doubles under the flood."""
+    """Y's relay round-trip p95 at most doubles under the flood. Each flood window is judged
+    against the baseline window just before it, and the median of those ratios counts: on a
+    CI machine other suites load the cores in bursts, and neighbouring windows share them."""
     base_p95s, flood_p95s = [p95(w) for w in baseline], [p95(w) for w in flooded]
     base, during = statistics.median(base_p95s), statistics.median(flood_p95s)
+    ratio = statistics.median(f / b for b, f in zip(base_p95s, flood_p95s, strict=True))
     every_base, every_flood = sum(baseline, []), sum(flooded, [])
 
     def ms(values: list[float]) -> str:
@@ -364,11 +367,14 @@ def assert_latency_kept(baseline: list[list[float]], flooded: list[list[float]])
     print(f"Y relay round trip p95 per window (ms): flood    [{ms(flood_p95s)}]")
     print(
         f"Y p95 (median of windows): baseline {base * 1000:.1f} ms, flood {during * 1000:.1f} ms"
-        f" ({during / base:.2f}x); all {len(every_base)}/{len(every_flood)} samples: p95 "
+        f" ({during / base:.2f}x; window by window {ratio:.2f}x); all {len(every_base)}/"
+        f"{len(every_flood)} samples: p95 "
         f"{p95(every_base) * 1000:.1f} / {p95(every_flood) * 1000:.1f} ms, median "
         f"{statistics.median(every_base) * 1000:.1f} / {statistics.median(every_flood) * 1000:.1f}"
     )
-    assert during <= 2 * base, f"Y's p95 went from {base * 1000:.1f} to {during * 1000:.1f} ms"
+    assert ratio <= 2, (
+        f"Y's p95 grew {ratio:.2f}x window by window ({ms(base_p95s)} → {ms(flood_p95s)} ms)"
+    )
 
 
 @pytest.mark.slow
