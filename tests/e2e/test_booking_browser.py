@@ -52,5 +52,6 @@ def test_missing_details_are_announced_and_focused(live_server, new_page):
     page.get_by_role("button", name="Book my free consult").click()
     summary = page.get_by_role("alert")
     assert "Please fix the following" in summary.inner_text()
-    assert page.evaluate("document.activeElement.id") == "error-summary"
+    # The page's script moves focus once it has run, which may be after the summary shows.
+    page.wait_for_function("document.activeElement?.id === 'error-summary'", timeout=10_000)
     assert page.get_by_label("Full name").get_attribute("aria-invalid") == "true"
