@@ -43,6 +43,9 @@ if pg_isready -h 127.0.0.1 -p 5432 >/dev/null 2>&1 || [ -n "${REQUIRE_POSTGRES:-
 else
   echo "no PostgreSQL on 127.0.0.1:5432: the PostgreSQL unit/integration job is left out"
 fi
+# The end-to-end jobs start once the others are done: their timing tests (two web processes
+# sharing a call, a flood next door) failed when four suites shared the two cores.
+wait
 # The two page crawls (axe on every page state; every page state in French) see the same
 # pages on either backend: each runs once, one per e2e job, so the jobs take about as long.
 job e2e-embedded "end-to-end tests on the embedded defaults (SQLite, embedded Redis), with coturn" \
