@@ -213,6 +213,7 @@ def follow_documented_backoff(*clients: ConsultSignaling) -> None:
 # -- 1. two web processes, one call ------------------------------------------------------
 
 
+@pytest.mark.quiet
 def test_two_web_processes_share_one_call(live_server_factory):
     server = live_server_factory(
         CALL_LENGTH_SECONDS="8", CALL_WARNING_SECONDS="4", CALL_GRACE_SECONDS="1"

@@ -384,6 +384,7 @@ def test_a_flooding_socket_is_throttled_then_cut_off_each_time_it_comes_back(liv
 
 
 @pytest.mark.slow
+@pytest.mark.quiet
 def test_the_room_next_door_keeps_its_relay_latency_within_2x_during_a_flood(live_server):
     baseline, flooded, cycles = run_flood(live_server, measure=True)
     assert_throttled_and_cut_off(cycles)
