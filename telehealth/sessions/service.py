@@ -15,6 +15,7 @@ a terminal SQL status, or finishes the SQL write a terminal Redis phase is missi
 
 from __future__ import annotations
 
+import enum
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,11 +39,20 @@ from .state import (
     patient_no_show_due,
     provider_no_show_due,
 )
-from .store import LiveConsultStore
+from .store import ClockView, LiveConsultStore
 
 log = logging.getLogger(__name__)
 
 __all__ = ["ConsultChanged", "ConsultService"]
+
+
+class Unread(enum.Enum):
+    """A value the caller has not read (None is an answer: Redis does not know the consult)."""
+
+    UNREAD = "unread"
+
+
+UNREAD = Unread.UNREAD
 
 
 @dataclass(frozen=True)
@@ -291,31 +301,34 @@ class ConsultService:
     def tick(self, now: datetime) -> None:
         """One round of the clinic's clock: make the stores agree, end overdue calls and
         calls a side left for longer than the rejoin window, send due warnings, mark
-        no-shows. Two reads (Redis's live rooms, one SQL query) however many consults."""
+        no-shows. Three reads (Redis's live rooms, one SQL query, one pipelined read of
+        every consult's live state) however many consults."""
         live_ids = self.store.live_ids()
         rows = records.rows_to_watch(self.db, live_ids, now - timedelta(days=1))
-        for consult_id in sorted(set(live_ids) | rows.keys()):
-            live = self.reconcile(consult_id, now, rows.get(consult_id))
+        watched = sorted(set(live_ids) | rows.keys())
+        views = self.store.clock_views(watched)
+        for consult_id in watched:
+            view = views[consult_id]
+            live = self.reconcile(consult_id, now, rows.get(consult_id), view.live)
             if live is None or live.is_terminal:
                 continue
             if live.phase is Phase.IN_CALL:
-                self._tick_call(live, now)
+                self._tick_call(live, view, now)
             elif live.phase is Phase.WAITING and provider_no_show_due(live, now, self.policy):
                 self._try_no_show(consult_id, Side.PROVIDER, now)
             elif patient_no_show_due(live, now, self.policy):
                 self._try_no_show(consult_id, Side.PATIENT, now)
 
-    def _tick_call(self, live: LiveConsult, now: datetime) -> None:
+    def _tick_call(self, live: LiveConsult, view: ClockView, now: datetime) -> None:
         consult_id = live.consult_id
         if is_overdue(live, now, self.policy):
             self.end(consult_id, "clock", "system", now)
             return
         for side in Side:
-            if self.store.side_is_gone(consult_id, side, now):
+            if view.side_gone_too_long(side, now, self.store.rules.rejoin_window):
                 self.end(consult_id, "clock", "system", now, reason=f"{side}_left")
                 return
-        sent = self.store.warned(consult_id)
-        for seconds_left in due_warnings(live, now, self.policy, sent):
+        for seconds_left in due_warnings(live, now, self.policy, set(view.warned)):
             if self.store.claim_warning(consult_id, seconds_left):
                 self._publish(
                     ConsultChanged(consult_id, "warning", live, seconds_left=seconds_left)
@@ -328,15 +341,21 @@ class ConsultService:
             pass  # another process got there first, or the side turned up
 
     def reconcile(
-        self, consult_id: int, now: datetime, row: records.Row | None = None
+        self,
+        consult_id: int,
+        now: datetime,
+        row: records.Row | None = None,
+        live: LiveConsult | None | Unread = UNREAD,
     ) -> LiveConsult | None:
         """Make the two stores agree, SQL's terminal status first; the live state after.
-        `row`: the consult's SQL status and times, when the caller already read them."""
+        `row` and `live`: the consult's SQL status and times and its live state, when the
+        caller already read them."""
+        if isinstance(live, Unread):
+            live = self.store.get(consult_id)
         row = row or records.booked_row(self.db, consult_id)
         if row is None:
-            return self.store.get(consult_id)
+            return live
         status, starts_at, ends_at = row
-        live = self.store.get(consult_id)
         sql_phase = records.PHASE_OF_STATUS.get(records.ConsultStatus(status))
         if live is None:
             if sql_phase is None and now >= starts_at + self.policy.no_show_after:

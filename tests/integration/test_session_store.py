@@ -199,11 +199,28 @@ def test_claim_warning_once_across_eight_threads(store: LiveConsultStore) -> Non
     assert sorted(results, key=bool) == [False] * 7 + [True]
     assert store.claim_warning(10, 60) is True
     assert store.claim_warning(10, 60) is False
-    assert store.warned(10) == {300, 60}
+    assert store.clock_views([10])[10].warned == {300, 60}
 
 
 def test_claim_warning_for_unknown_consult(store: LiveConsultStore) -> None:
     assert store.claim_warning(999, 300) is False
+
+
+def test_clock_views_give_each_consults_state_departures_and_warnings(
+    store: LiveConsultStore,
+) -> None:
+    for consult_id in (30, 31):
+        waiting_consult(store, consult_id)
+    store.admit(30, NOW)
+    store.claim_warning(30, 60)
+    store.join(30, Side.PROVIDER, "sid-desk", "desktop", NOW)
+    store.leave(30, Side.PROVIDER, "sid-desk", NOW + timedelta(minutes=1))
+    views = store.clock_views([30, 31, 32])
+    assert views[30].gone_since == {Side.PATIENT: None, Side.PROVIDER: NOW + timedelta(minutes=1)}
+    assert views[30].live is not None and views[30].live.phase is Phase.IN_CALL
+    assert views[30].warned == {60}
+    assert views[31].live is not None and views[31].live.phase is Phase.WAITING
+    assert views[32].live is None and views[32].gone_since == dict.fromkeys(Side)
 
 
 # -- clock ------------------------------------------------------------------------
@@ -257,10 +274,12 @@ def test_presence_counts_devices_and_marks_gone(store: LiveConsultStore) -> None
     assert store.gone_since(20, Side.PATIENT) == left_at
     assert store.gone_since(20, Side.PROVIDER) is None
 
-    rejoin_by = left_at + RULES.rejoin_window
-    assert not store.side_is_gone(20, Side.PATIENT, rejoin_by)
-    assert store.side_is_gone(20, Side.PATIENT, rejoin_by + timedelta(seconds=1))
-    assert not store.side_is_gone(20, Side.PROVIDER, left_at + timedelta(hours=1))
+    rejoin_by, window = left_at + RULES.rejoin_window, RULES.rejoin_window
+    view = store.clock_views([20])[20]
+    assert view.gone_since == {Side.PATIENT: left_at, Side.PROVIDER: None}
+    assert not view.side_gone_too_long(Side.PATIENT, rejoin_by, window)
+    assert view.side_gone_too_long(Side.PATIENT, rejoin_by + timedelta(seconds=1), window)
+    assert not view.side_gone_too_long(Side.PROVIDER, left_at + timedelta(hours=1), window)
 
     assert store.join(20, Side.PATIENT, "sid-phone-2", "phone", left_at + timedelta(minutes=1)) == 1
     assert store.gone_since(20, Side.PATIENT) is None
