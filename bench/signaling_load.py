@@ -211,6 +211,21 @@ def wait_until_ready(url: str, process: subprocess.Popen[Any], timeout: float = 
     raise RuntimeError(f"{url} did not become ready within {timeout} s")
 
 
+def instance_env(instance: Path) -> dict[str, str]:
+    """The environment of our server on a temporary instance: its embedded SQLite and Redis,
+    the demo clinic, the benchmark's secret key."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env.update(
+        {
+            "INSTANCE_PATH": str(instance),
+            "SECRET_KEY": SECRET_KEY,
+            "DEMO_MODE": "1",
+            "LOG_LEVEL": "INFO",
+        }
+    )
+    return env
+
+
 @dataclass
 class Ours:
     instance: Path
@@ -330,8 +345,11 @@ def ceiling_relay() -> ReferenceRelay:
 # -- preparing our consults ---------------------------------------------------------------
 
 
-def book_consults(instance: Path, rooms: int) -> list[tuple[int, str]]:
-    """N instant consults with the demo physiotherapist: (consult id, join credential)."""
+def book_consults(
+    instance: Path, rooms: int, first_start: datetime | None = None
+) -> list[tuple[int, str]]:
+    """N instant consults with the demo physiotherapist, a second apart from `first_start`
+    (default: now): (consult id, join credential)."""
     from telehealth import create_app
     from telehealth.booking.service import book_consult
     from telehealth.config import Config
@@ -348,7 +366,7 @@ def book_consults(instance: Path, rooms: int) -> list[tuple[int, str]]:
     clinic = app.extensions["clinic"]
     try:
         rules = clinic.consult_rules()
-        base = utcnow().replace(microsecond=0)
+        base = first_start or utcnow().replace(microsecond=0)
         stamp = time.monotonic_ns()
         booked = []
         for index in range(rooms):
@@ -377,11 +395,15 @@ def book_consults(instance: Path, rooms: int) -> list[tuple[int, str]]:
         clinic.close()
 
 
-def staff_cookie(base_url: str) -> str:
-    """Log the physiotherapist in once; the Cookie header value for their sockets."""
+def staff_cookie(
+    base_url: str, email: str = PHYSIO_EMAIL, password: str = PHYSIO_PASSWORD, totp: str = ""
+) -> str:
+    """Log a staff member in once (the physiotherapist unless told; an admin also sends
+    their `totp` code); the Cookie header value for their sockets."""
+    login = {"email": email, "password": password, **({"totp": totp} if totp else {})}
     request = urllib.request.Request(  # noqa: S310 - loopback only
         f"{base_url}/api/v1/staff/session",
-        data=json.dumps({"email": PHYSIO_EMAIL, "password": PHYSIO_PASSWORD}).encode(),
+        data=json.dumps(login).encode(),
         headers={"Content-Type": "application/json"},
         method="POST",
     )
@@ -829,15 +851,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="signaling-load-"))
     instance = tmp / "instance"
     instance.mkdir()
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    env.update(
-        {
-            "INSTANCE_PATH": str(instance),
-            "SECRET_KEY": SECRET_KEY,
-            "DEMO_MODE": "1",
-            "LOG_LEVEL": "INFO",
-        }
-    )
+    env = instance_env(instance)
     if not args.production_limits:
         env.update({"SOCKET_EVENTS_PER_SECOND": "100000", "SOCKET_EVENT_BURST": "100000"})
     # Between phases a consult's sockets are away for minutes on a busy machine: its call
