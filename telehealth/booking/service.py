@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from .. import audit
 from ..credentials import derive_credential, fingerprint, looks_like_credential, new_nonce
@@ -444,12 +444,18 @@ def next_consult_id(db: Database) -> int:
 # --- the manage link -----------------------------------------------------------------
 
 
+# A consult's physiotherapist and patient, loaded with it: no lazy load after the session.
+WITH_NAMES = (joinedload(Consult.provider), joinedload(Consult.patient))
+
+
 def consult_by_credential(session: Session, purpose: str, credential: str) -> Consult | None:
-    """The consult a join or manage credential belongs to, or None."""
+    """The consult a join or manage credential belongs to, or None; with its physiotherapist
+    and patient loaded in the same query (the pages behind these links name both)."""
     if not looks_like_credential(credential):
         return None
     column = Consult.join_hash if purpose == "join" else Consult.manage_hash
-    return session.scalars(select(Consult).where(column == fingerprint(credential))).first()
+    query = select(Consult).where(column == fingerprint(credential)).options(*WITH_NAMES)
+    return session.scalars(query).first()
 
 
 def can_change(consult: Consult, now: datetime) -> bool:

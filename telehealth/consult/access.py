@@ -8,7 +8,7 @@ from datetime import datetime
 from flask import g, has_request_context
 from sqlalchemy.orm import Session
 
-from ..booking.service import consult_by_credential
+from ..booking.service import WITH_NAMES, consult_by_credential
 from ..models import Consult, ConsultStatus
 from ..sessions import ClockRules, join_window
 
@@ -58,7 +58,7 @@ def consult_of_credential(session: Session, credential: str) -> Consult | None:
 
 def consult_of_pass(session: Session, patient_pass: PatientPass) -> Consult | None:
     """The consult a patient's session cookie belongs to, whatever its status or time."""
-    consult = session.get(Consult, patient_pass.consult_id)
+    consult = session.get(Consult, patient_pass.consult_id, options=WITH_NAMES)
     if consult is None or consult.join_hash != patient_pass.join_hash:
         return None
     if has_request_context():

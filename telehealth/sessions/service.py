@@ -108,9 +108,17 @@ class ConsultService:
 
     # -- the waiting room and the call ------------------------------------------------
 
-    def open_room(self, consult_id: int, starts_at: datetime, ends_at: datetime) -> LiveConsult:
-        """The live room of a booked consult (created scheduled the first time)."""
-        return self.store.ensure(consult_id, starts_at, ends_at)
+    def open_room(
+        self,
+        consult_id: int,
+        starts_at: datetime,
+        ends_at: datetime,
+        info: dict[str, str] | None = None,
+    ) -> LiveConsult:
+        """The live room of a booked consult (created scheduled the first time), with the
+        names and kind the monitor shows (`info`), kept fresh on every connect."""
+        notes = {"info": info} if info is not None else None
+        return self.store.ensure(consult_id, starts_at, ends_at, notes)
 
     def check_in(
         self, consult_id: int, actor: str, device: str, answers: dict[str, str], now: datetime

@@ -416,24 +416,40 @@ class LiveConsultStore:
 
     def set_note(self, consult_id: int, name: str, values: dict[str, str]) -> None:
         """Keep a small hash beside the consult; it expires with the live state."""
-        key = self._note_key(consult_id, name)
         with self.redis.pipeline() as pipe:
-            pipe.delete(key)
-            pipe.hset(key, mapping=values)
-            pipe.expire(key, KEEP_AFTER_END)
+            self._queue_note(pipe, consult_id, name, values)
             pipe.execute()
+
+    def _queue_note(
+        self, pipe: Pipeline, consult_id: int, name: str, values: dict[str, str]
+    ) -> None:
+        key = self._note_key(consult_id, name)
+        pipe.delete(key)
+        pipe.hset(key, mapping=values)
+        pipe.expire(key, KEEP_AFTER_END)
 
     def note(self, consult_id: int, name: str) -> dict[str, str]:
         return cast(dict[str, str], self.redis.hgetall(self._note_key(consult_id, name)))
 
     # -- transitions ------------------------------------------------------------
 
-    def ensure(self, consult_id: int, starts_at: datetime, ends_at_booked: datetime) -> LiveConsult:
-        """Start tracking a booked consult; an existing one is returned untouched."""
+    def ensure(
+        self,
+        consult_id: int,
+        starts_at: datetime,
+        ends_at_booked: datetime,
+        notes: dict[str, dict[str, str]] | None = None,
+    ) -> LiveConsult:
+        """Start tracking a booked consult; an existing one is returned untouched. `notes`
+        are written in the same round trip (as `set_note` would)."""
         fresh = LiveConsult(consult_id, Phase.SCHEDULED, starts_at, ends_at_booked)
         key = self._consult_key(consult_id)
-        # Every connect but a consult's first finds it: one read, no WATCH.
-        existing = _decode(cast(dict[str, str], self.redis.hgetall(key)))
+        # Every connect but a consult's first finds it: one round trip, no WATCH.
+        with self.redis.pipeline() as pipe:
+            for name, values in (notes or {}).items():
+                self._queue_note(pipe, consult_id, name, values)
+            pipe.hgetall(key)
+            existing = _decode(cast(dict[str, str], pipe.execute()[-1]))
         if existing is not None:
             return existing
         with self.redis.pipeline() as pipe:

@@ -152,18 +152,14 @@ class ConsultNamespace(PrecheckEvents, Namespace):
                 actor, TARGET, "rate_limited", "Too many messages; try again in a moment."
             )
         now = utcnow()
-        live = self.clinic.consults.open_room(consult.id, consult.starts_at, consult.ends_at)
+        info = {
+            "provider_name": consult.provider.name,
+            "patient_name": short_name(consult.patient.name),
+            "probe": "1" if consult.is_probe else "",
+        }
+        live = self.clinic.consults.open_room(consult.id, consult.starts_at, consult.ends_at, info)
         if live.phase.is_terminal:
             raise refused_connection({"code": "ended", "message": "This consult has ended."})
-        self.clinic.live.set_note(
-            consult.id,
-            "info",
-            {
-                "provider_name": consult.provider.name,
-                "patient_name": short_name(consult.patient.name),
-                "probe": "1" if consult.is_probe else "",
-            },
-        )
         sid = current_sid()
         device = device_label(auth.get("device"))
         # In its rooms before the join, so the join's one broadcast (`state` to every device

@@ -7,8 +7,9 @@ import hmac
 from typing import Any
 
 from flask import session
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session
 
+from ..booking.service import WITH_NAMES
 from ..clinic import Clinic
 from ..consult.access import PatientPass, consult_for_credential, consult_for_pass
 from ..db import utcnow
@@ -45,8 +46,7 @@ def _identify_patient(clinic: Clinic, gate: ConnectGate, auth: dict[str, Any]) -
             consult = (
                 consult_for_pass(db_session, patient_pass, now, rules) if patient_pass else None
             )
-        if consult is not None:
-            consult = _with_names(db_session, consult.id)
+    # Both lookups load the physiotherapist and the patient with the consult (one query).
     if consult is None:
         raise gate.refuse("anonymous", TARGET, "unauthorized", "This consult link is not active.")
     return consult, Side.PATIENT, f"patient:{consult.id}", None
@@ -97,6 +97,6 @@ def _with_names(db_session: Session, consult_id: int) -> Consult | None:
     return db_session.get(
         Consult,
         consult_id,
-        options=[joinedload(Consult.provider), joinedload(Consult.patient)],
+        options=WITH_NAMES,
         populate_existing=True,
     )
