@@ -154,7 +154,7 @@ class Generator:
         self.process.stdin.flush()
         marks: dict[str, dict[str, float]] = {}
         # Connecting is the slow part on a busy server: a generous, bounded wait.
-        limit = warmup + hold + 120 + len(rooms) / 2
+        limit = warmup + hold + 300 + len(rooms) / 2
         watchdog = threading.Timer(limit, self.process.kill)
         watchdog.start()
         try:
@@ -240,6 +240,8 @@ def judged(level: dict[str, Any], wanted: int, p99_ms: float) -> str | None:
         return f"only {level['consults']} of {wanted} consults connected"
     if level["errors"]:
         return f"errors: {level['error_codes']}"
+    if level["setup_errors"]:
+        return f"errors before the window: {level['setup_error_codes']}"
     if not level["probes"] or level["rtt_p99_ms"] is None:
         return "no probe came back"
     if level["rtt_p99_ms"] > p99_ms:
@@ -370,6 +372,11 @@ LEVEL_KEYS = (
     "seconds",
     "connect_seconds",
     "connect_failures",
+    "setup_seconds",
+    "setup_burst_p50_ms",
+    "setup_burst_p99_ms",
+    "setup_errors",
+    "setup_error_codes",
     "prepare_s",
     "quiet_wait",
     "disturbed_holds",

@@ -4,15 +4,19 @@
 //
 //   node capacity.js [--relay-only] [--monitor MONITOR.json] [--stats-every 2]
 //                    [--probe-every 2] [--chat-every 30] [--concurrency 25]
-//                    [--probe-timeout 5]
+//                    [--probe-timeout 5] [--setup-timeout 120]
 //
 // It reads one JSON command a line on stdin:
 //   {"add": [ROOM, ...], "warmup": 5, "hold": 20}
 // where ROOM is {"patient": {"url", "auth", "headers"}, "provider": {...}} as in load.js.
 // For each command it connects the new consults' two sides (the earlier ones stay in their
 // call), waits --warmup seconds, prints "#measuring", holds for `hold` seconds, prints
-// "#measured" and then one JSON line for the level (see `report`). Closing stdin (or
-// SIGTERM) disconnects everything and exits.
+// "#measured" and then one JSON line for the level. The warm-up starts once every new
+// consult's set-up burst is done (or --setup-timeout seconds have passed): the window
+// measures the steady state of all the consults. Errors before the window (connects, set-up
+// bursts, the steady traffic meanwhile) are `setup_errors`, those inside it `errors`.
+// It prints {"ready": true, "payload_bytes": {...}} once the monitor (if any) is connected.
+// Closing stdin (or SIGTERM) disconnects everything and exits.
 //
 // A consult's traffic once both sides are connected:
 //   - the set-up burst: 30 signals, as a browser's perfect negotiation sends them: the
@@ -48,6 +52,7 @@ function parseArgs(argv) {
     chatEvery: 30,
     concurrency: 25,
     probeTimeout: 5,
+    setupTimeout: 120,
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -59,6 +64,7 @@ function parseArgs(argv) {
     else if (arg === "--chat-every") opts.chatEvery = value();
     else if (arg === "--concurrency") opts.concurrency = value();
     else if (arg === "--probe-timeout") opts.probeTimeout = value();
+    else if (arg === "--setup-timeout") opts.setupTimeout = value();
     else throw new Error(`unknown argument ${arg}`);
   }
   return opts;
@@ -405,12 +411,19 @@ function trickle(socket, ice, done) {
 
 const consults = [];
 
+// A consult's set-up burst, then its steady state; resolves with the burst's duration (ms).
 function startConsult(patient, provider) {
   const consult = { patient, provider, ice: { patient: newIce(), provider: newIce() } };
   let trickling = 0;
+  let settle;
+  const settled = new Promise((resolve) => (settle = resolve));
+  const offeredAt = performance.now();
   const steady = () => {
     trickling += 1;
-    if (trickling === 2) startSteadyState(consult);
+    if (trickling === 2) {
+      startSteadyState(consult);
+      settle(performance.now() - offeredAt);
+    }
   };
   provider.on("signal", (payload) => {
     const kind = classify(payload);
@@ -446,6 +459,7 @@ function startConsult(patient, provider) {
   countSent("setup");
   provider.emit("signal", sessionDescription("offer", consult.ice.provider), acknowledged("setup"));
   consults.push(consult);
+  return settled;
 }
 
 function startSteadyState(consult) {
@@ -468,9 +482,11 @@ function startSteadyState(consult) {
   });
 }
 
-// Connects the new consults, at most --concurrency at a time.
+// Connects the new consults, at most --concurrency at a time; `setups` are their set-up
+// bursts under way.
 async function addConsults(rooms) {
   const failed = { count: 0 };
+  const setups = [];
   let next = 0;
   let added = 0;
   async function worker() {
@@ -481,7 +497,7 @@ async function addConsults(rooms) {
         open(room.provider, failed),
       ]);
       if (patient && provider) {
-        startConsult(patient, provider);
+        setups.push(startConsult(patient, provider));
         added += 1;
       } else {
         for (const socket of [patient, provider]) if (socket) socket.disconnect();
@@ -489,7 +505,18 @@ async function addConsults(rooms) {
     }
   }
   await Promise.all(Array.from({ length: Math.min(opts.concurrency, rooms.length) }, worker));
-  return { added, connectFailures: failed.count };
+  return { added, connectFailures: failed.count, setups };
+}
+
+// The set-up bursts' durations, once all are done or --setup-timeout has passed (the
+// unfinished ones are errors).
+async function setupTimes(setups) {
+  const times = [];
+  for (const setup of setups) setup.then((ms) => times.push(ms));
+  const deadline = performance.now() + opts.setupTimeout * 1000;
+  while (times.length < setups.length && performance.now() < deadline) await sleep(50);
+  for (let i = times.length; i < setups.length; i++) error("setup_incomplete");
+  return times.sort((a, b) => a - b);
 }
 
 let monitorUpdates = 0;
@@ -513,12 +540,24 @@ function pingInterval() {
   return typeof interval === "number" && interval > 0 ? interval : null;
 }
 
+function errorsBetween(before, after) {
+  const codes = {};
+  for (const [code, count] of Object.entries(after.codes)) {
+    const more = count - (before.codes[code] || 0);
+    if (more > 0) codes[code] = more;
+  }
+  return codes;
+}
+
 // -- one level -----------------------------------------------------------------------------
 
 async function level(command) {
   const started = performance.now();
-  const { added, connectFailures } = await addConsults(command.add || []);
+  const errorsAtStart = { count: errors.count, codes: { ...errors.codes } };
+  const { added, connectFailures, setups } = await addConsults(command.add || []);
   const connectSeconds = (performance.now() - started) / 1000;
+  const setupMs = await setupTimes(setups);
+  const setupSeconds = (performance.now() - started) / 1000;
   await sleep((command.warmup ?? 5) * 1000);
 
   for (const key of Object.keys(sent)) delete sent[key];
@@ -527,6 +566,7 @@ async function level(command) {
   windowLost = 0;
   monitorUpdates = 0;
   const errorsBefore = { count: errors.count, codes: { ...errors.codes } };
+  const setupErrors = errorsBetween(errorsAtStart, errorsBefore);
   const loop = monitorEventLoopDelay({ resolution: 10 });
   loop.enable();
   const cpuBefore = process.cpuUsage();
@@ -545,11 +585,7 @@ async function level(command) {
     await sleep(50);
   }
 
-  const windowErrors = {};
-  for (const [code, count] of Object.entries(errors.codes)) {
-    const more = count - (errorsBefore.codes[code] || 0);
-    if (more > 0) windowErrors[code] = more;
-  }
+  const windowErrors = errorsBetween(errorsBefore, errors);
   windowRtts.sort((a, b) => a - b);
   const events = Object.values(sent).reduce((a, b) => a + b, 0);
   console.log(
@@ -558,6 +594,9 @@ async function level(command) {
       added,
       connect_failures: connectFailures,
       connect_seconds: Number(connectSeconds.toFixed(3)),
+      setup_seconds: Number(setupSeconds.toFixed(3)),
+      setup_burst_p50_ms: percentile(setupMs, 50),
+      setup_burst_p99_ms: percentile(setupMs, 99),
       seconds: Number(seconds.toFixed(3)),
       probes: windowRtts.length + windowLost,
       probes_lost: windowLost,
@@ -571,6 +610,8 @@ async function level(command) {
       monitor_updates: monitorUpdates,
       errors: errors.count - errorsBefore.count,
       error_codes: windowErrors,
+      setup_errors: errorsBefore.count - errorsAtStart.count,
+      setup_error_codes: setupErrors,
       errors_total: errors.count,
       generator_cpu_s: Number(((cpu.user + cpu.system) / 1e6).toFixed(3)),
       generator_loop_delay_p99_ms: Number((loop.percentile(99) / 1e6).toFixed(1)),
