@@ -46,6 +46,22 @@ def retention_loop(app: Flask, interval: float = 3600.0) -> None:
         time.sleep(interval)
 
 
+# A third of the "alive" key's life (ConsultNamespace.PROCESS_ALIVE_SECONDS).
+ALIVE_EVERY_SECONDS = 2.0
+
+
+def alive_loop(say_alive: Any, stopped: Any, interval: float) -> None:
+    """Say this process is alive on its own beat, not on the clock's: a clock tick slowed by
+    200 live consults or a slow database must not let the key lapse, or other processes
+    would let go of this one's devices as a dead process's."""
+    while not stopped.is_set():
+        try:
+            say_alive()
+        except Exception:  # noqa: BLE001 - an outage is the clock's to report
+            log.debug("could not say this process is alive", exc_info=True)
+        time.sleep(interval)
+
+
 def _in_app_context(app: Flask, duty: Any) -> None:
     with app.app_context():
         duty()
@@ -64,12 +80,14 @@ def start_background_duties(app: Flask, root_url: str) -> Any:
     )
     clock.sweeps.append(lambda: cut_disabled_staff(app))
     consult_namespace = app.extensions["consult_namespace"]
-    clock.sweeps.append(consult_namespace.say_alive)
     clock.sweeps.append(consult_namespace.forget_dead_devices)
     clock.sweeps.append(connect_gate(app).denied.write_due)  # refused access, one row a window
     clock.sweeps.append(resend_tally(app.extensions["clinic"]).write_due)  # "resend my links"
     clock.outage_handlers.append(lambda: drop_local_sockets(app))
     socketio.start_background_task(_in_app_context, app, clock.run)
+    socketio.start_background_task(
+        alive_loop, consult_namespace.say_alive, clock.stopped, ALIVE_EVERY_SECONDS
+    )
     # In the app's context: each reminder is worded in its booking's language (a catalog).
     socketio.start_background_task(_in_app_context, app, lambda: reminder_loop(app, root_url))
     socketio.start_background_task(retention_loop, app)
