@@ -171,8 +171,9 @@ def test_the_clinic_ending_the_room_says_so(live_server, new_page):
 @pytest.mark.slow
 def test_the_page_before_the_waiting_room_opens_turns_into_it(live_server_factory, new_page):
     server = live_server_factory(LOBBY_OPENS_SECONDS="5")
-    # Enough ahead that the booking and the first page load end before the lobby opens.
-    booked = _book_at(server, datetime.now(UTC) + timedelta(seconds=25))
+    # Enough ahead that the booking and the first page load end before the lobby opens,
+    # even on a CI machine busy with other suites.
+    booked = _book_at(server, datetime.now(UTC) + timedelta(seconds=45))
     patient = new_page()
     patient.goto(booked["join_url"])
     patient.wait_for_url(re.compile(r"/consult$"))
@@ -187,5 +188,5 @@ def test_the_page_before_the_waiting_room_opens_turns_into_it(live_server_factor
         == "/setup"
     )
 
-    patient.get_by_role("button", name="Join waiting room").wait_for(timeout=45_000)
+    patient.get_by_role("button", name="Join waiting room").wait_for(timeout=75_000)
     assert "/join/" not in patient.url
