@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..domain.booking_rules import BOOKING_LANGUAGES
+
 
 def _error_response(description: str) -> dict[str, Any]:
     return {
@@ -55,6 +57,11 @@ SCHEMAS: dict[str, Any] = {
             "registration_number": {"type": "string"},
             "bio": {"type": "string"},
             "offers_free_consult": {"type": "boolean"},
+            "languages": {
+                "description": "The languages they consult in",
+                "type": "array",
+                "items": {"type": "string", "enum": list(BOOKING_LANGUAGES)},
+            },
         },
     },
     "Slot": {
@@ -91,6 +98,12 @@ SCHEMAS: dict[str, Any] = {
             },
             "reason": {"type": "string", "maxLength": 500},
             "consent": {"type": "boolean", "const": True},
+            "language": {
+                "description": "The language of the patient's emails, invite and pages "
+                "(default: the request's Accept-Language, else English)",
+                "type": "string",
+                "enum": list(BOOKING_LANGUAGES),
+            },
         },
     },
     "Booking": {
@@ -120,6 +133,15 @@ def _paths() -> dict[str, Any]:
         "/providers": {
             "get": {
                 "summary": "Active providers and their credentials",
+                "parameters": [
+                    {
+                        "name": "language",
+                        "in": "query",
+                        "required": False,
+                        "description": "Only providers who consult in this language",
+                        "schema": {"type": "string", "enum": list(BOOKING_LANGUAGES)},
+                    }
+                ],
                 "responses": {
                     "200": {
                         "description": "Providers",

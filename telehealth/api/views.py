@@ -19,7 +19,7 @@ from ..booking.service import (
 from ..clinic import current_clinic
 from ..db import utcnow
 from ..domain.availability import CLINIC_TZ, Slot
-from ..domain.booking_rules import InvalidBooking, parse_start
+from ..domain.booking_rules import BOOKING_LANGUAGES, InvalidBooking, parse_start
 from ..errors import ApiError
 from ..extensions import csrf, limiter
 from ..i18n import current_language
@@ -51,6 +51,9 @@ def openapi() -> Any:
 def providers() -> Any:
     """Every active provider, with credentials; `?language=fr`: those who consult in French."""
     language = request.args.get("language", "")
+    if language and language not in BOOKING_LANGUAGES:
+        choose = _("Choose English (en) or French (fr).")
+        raise ApiError(422, "invalid_query", choose, {"language": choose})
     with current_clinic().db.sessions() as session:
         rows = session.scalars(
             select(Provider).where(Provider.active.is_(True)).order_by(Provider.name)

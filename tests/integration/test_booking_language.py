@@ -250,6 +250,12 @@ def test_the_directory_and_booking_page_filter_on_french(app, demo_clinic):
     assert [p["name"] for p in listed] == ["Marco Bellini"]
     assert listed[0]["languages"] == ["en", "fr"]
 
+    unknown = _browser(app, FRENCH).get("/api/v1/providers?language=de")
+    assert unknown.status_code == 422
+    assert unknown.get_json()["error"]["fields"] == {
+        "language": "Choisissez l’anglais (en) ou le français (fr)."
+    }
+
 
 def test_an_admin_sets_the_languages_a_provider_consults_in(app, demo_clinic):
     admin = app.test_client()
