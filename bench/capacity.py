@@ -14,10 +14,13 @@ consults to those already in their call: their two sides connect and exchange a 
 burst of 30 signals (offer, answer, 14 trickled candidates each); then every consult sends
 each side's call stats every 2 s, a probe signal every 2 s (the patient sends it, the
 physiotherapist echoes it back: the round trip measured), a chat message every 30 s, and
-Engine.IO's heartbeats. One admin /monitor socket watches our server. After --warmup
-seconds the step is held for --hold seconds: the probes' p50 and p99, the errors, the
-server's CPU (a fraction of its core) and its RSS. The ramp stops at the first step whose
-p99 passes --p99-ms (100) or that has errors; the capacity is the step before it.
+Engine.IO's heartbeats. One admin /monitor socket watches our server. Once the new
+consults' set-up bursts are done and --warmup seconds have passed, the step is held for
+--hold seconds: the probes' p50 and p99, the errors, the server's CPU (a fraction of its
+core) and its RSS. The ramp stops at the first step whose p99 passes --p99-ms (100) or that
+has errors; the capacity is the step before it. On a shared machine other jobs also run on
+the two cores: how much of each they took is reported, and a step that fails while they
+took over a quarter of either is held again (--retries, default 2).
 
 Our server runs as `make run` does (telehealth serve, embedded SQLite and Redis, production
 rate limits); its consults are booked and admitted before the step that uses them (the
