@@ -248,8 +248,7 @@ def fresh_clinic(media_worker: bool, turn: bool) -> Iterator[FreshClinic]:
     coturn = worker = None
     clinic = call_setup.Clinic(folder / "instance")
     clinic.instance.mkdir()
-    # Every module a process imports after start-up shows in its log, with its cost.
-    clinic.env["PYTHONPROFILEIMPORTTIME"] = "1"
+    watch_python_processes(folder, clinic.env)
     try:
         coturn = start_coturn(folder) if turn else None
         if coturn is not None:
@@ -268,12 +267,43 @@ def fresh_clinic(media_worker: bool, turn: bool) -> Iterator[FreshClinic]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-# -- what a process imported meanwhile (PYTHONPROFILEIMPORTTIME lines in its log) ------------
+# -- what a process imported and collected meanwhile (lines in its log) ------------------------
+
+# Loaded by the clinic's Python processes at start-up (sitecustomize, from PYTHONPATH): each
+# full garbage collection is written to the process's log with its duration.
+GC_REPORTER = """
+import gc, sys, time
+
+_began = [0.0]
+
+
+def _full_collection(phase, info):
+    if info["generation"] != 2:
+        return
+    if phase == "start":
+        _began[0] = time.perf_counter()
+    else:
+        took = (time.perf_counter() - _began[0]) * 1000
+        print(f"full gc: {took:.1f} ms, {info['collected']} collected", file=sys.stderr, flush=True)
+
+
+gc.callbacks.append(_full_collection)
+"""
+
+
+def watch_python_processes(folder: Path, env: dict[str, str]) -> None:
+    """Every module a process imports after start-up, and every full garbage collection,
+    shows in its log with its cost."""
+    site = folder / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(GC_REPORTER)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site), env.get("PYTHONPATH")]))
+    env["PYTHONPROFILEIMPORTTIME"] = "1"
 
 
 @dataclass
-class ImportWatch:
-    """The import-time lines a process writes to its log after this point."""
+class LogWatch:
+    """The import-time and full-gc lines a process writes to its log after this point."""
 
     path: Path
     offset: int = 0
@@ -281,23 +311,28 @@ class ImportWatch:
     def mark(self) -> None:
         self.offset = self.path.stat().st_size if self.path.exists() else 0
 
-    def since_mark(self) -> dict[str, Any]:
+    def new_lines(self) -> list[str]:
         if not self.path.exists():
-            return {"modules": 0, "ms": 0.0, "largest": []}
+            return []
         with self.path.open("rb") as log_file:
             log_file.seek(self.offset)
-            text = log_file.read().decode(errors="replace")
-        rows = []
-        for line in text.splitlines():
-            if not line.startswith("import time:") or "self [us]" in line:
-                continue
-            own, cumulative, name = (part.strip() for part in line[12:].split("|", 2))
-            rows.append((int(own), int(cumulative), name))
-        largest = sorted(rows, key=lambda row: -row[1])[:5]
+            return log_file.read().decode(errors="replace").splitlines()
+
+    def since_mark(self) -> dict[str, Any]:
+        imports, collections = [], []
+        for line in self.new_lines():
+            if line.startswith("import time:") and "self [us]" not in line:
+                own, cumulative, name = (part.strip() for part in line[12:].split("|", 2))
+                imports.append((int(own), int(cumulative), name))
+            elif line.startswith("full gc: "):
+                collections.append(float(line.split()[2]))
+        largest = sorted(imports, key=lambda row: -row[1])[:5]
         return {
-            "modules": len(rows),
-            "ms": round(sum(row[0] for row in rows) / 1000, 1),
-            "largest": [f"{name} {cumulative / 1000:.1f} ms" for _, cumulative, name in largest],
+            "imports": len(imports),
+            "imports_ms": round(sum(row[0] for row in imports) / 1000, 1),
+            "largest_imports": [f"{name} {total / 1000:.1f} ms" for _, total, name in largest],
+            "full_gcs": len(collections),
+            "full_gc_ms": round(sum(collections), 1),
         }
 
 
@@ -378,21 +413,21 @@ class Steps:
     """Each step's wall time, the CPU every process spent and what the Python ones imported."""
 
     cpu: CpuWatch
-    server_imports: ImportWatch
-    worker_imports: ImportWatch
+    server_log: LogWatch
+    worker_log: LogWatch
     done: dict[str, Any] = field(default_factory=dict)
 
     @contextlib.contextmanager
     def step(self, name: str) -> Iterator[None]:
-        for watch in (self.cpu, self.server_imports, self.worker_imports):
+        for watch in (self.cpu, self.server_log, self.worker_log):
             watch.mark()
         began = time.monotonic()
         yield
         self.done[name] = {
             "s": round(time.monotonic() - began, 3),
             "cpu_ms": self.cpu.since_mark(),
-            "server_imports": self.server_imports.since_mark(),
-            "worker_imports": self.worker_imports.since_mark(),
+            "server": self.server_log.since_mark(),
+            "worker": self.worker_log.since_mark(),
         }
 
 
@@ -400,8 +435,8 @@ def steps_of(clinic: FreshClinic) -> Steps:
     folder = clinic.clinic.instance
     return Steps(
         CpuWatch(clinic.server_pid, clinic.worker_pid),
-        ImportWatch(folder / "serve.log"),
-        ImportWatch(folder / "media.log"),
+        LogWatch(folder / "serve.log"),
+        LogWatch(folder / "media.log"),
     )
 
 
@@ -548,7 +583,7 @@ def call_pieces(seen: dict[str, Any], clicked_ms: float, check: str | None) -> d
 async def aiortc_call(clinic: call_setup.Clinic) -> dict[str, float]:
     """call_setup.py's full-stack call, with its connect and admit acknowledgement too."""
     booked = await asyncio.to_thread(clinic.book_now)
-    server = ImportWatch(clinic.instance / "serve.log")
+    server = LogWatch(clinic.instance / "serve.log")
     server.mark()
     cpu = signaling_load.cpu_seconds
     assert clinic.process is not None
@@ -569,7 +604,7 @@ async def aiortc_call(clinic: call_setup.Clinic) -> dict[str, float]:
         "server": round((cpu(server_pid) - cpu_before[0]) * 1000),
         "peers": round((cpu(own) - cpu_before[1]) * 1000),
     }
-    return {**timings, "cpu_ms": cpu_ms, "server_imports": server.since_mark()}
+    return {**timings, "cpu_ms": cpu_ms, "server": server.since_mark()}
 
 
 async def aiortc_calls(clinic: call_setup.Clinic, calls: int) -> dict[str, Any]:
