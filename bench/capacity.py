@@ -35,12 +35,14 @@ import asyncio
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -79,20 +81,54 @@ PIN_AND_EXEC = "import os, sys; os.sched_setaffinity(0, {int(sys.argv[1])}); " +
 )
 
 
-def on_core(command: list[str], core: int) -> list[str]:
-    """`command` confined to one core from its start, every thread it makes included."""
+def on_core(command: list[str], core: int, nice: int = 0) -> list[str]:
+    """`command` confined to one core from its start, every thread it makes included, at
+    niceness `nice`."""
+    if nice:
+        command = ["nice", "-n", str(nice), *command]
     if TASKSET:
         return [TASKSET, "-c", str(core), *command]
     return [sys.executable, "-c", PIN_AND_EXEC, str(core), *command]
 
 
-def move_to_core(pid: int, core: int) -> None:
-    """Confine a running process, every thread of it, to one core."""
+def move_to_core(pid: int, core: int, nice: int = 0) -> None:
+    """Confine a running process, every thread of it, to one core (at niceness `nice`)."""
     for thread in os.listdir(f"/proc/{pid}/task"):
         try:
             os.sched_setaffinity(int(thread), {core})
+            if nice:
+                os.setpriority(os.PRIO_PROCESS, int(thread), nice)
         except OSError:
             pass  # a thread that has just ended
+
+
+AUTOGROUP = Path("/proc/self/autogroup")
+
+
+@contextmanager
+def session_niceness(nice: int) -> Iterator[dict[str, Any]]:
+    """With the kernel's autogroups (one per session) a process's niceness only ranks it
+    within its session: the session's own niceness is set too for the run, then restored.
+    Yields what was done, for the report."""
+    done: dict[str, Any] = {"process_nice": nice}
+    try:
+        old = AUTOGROUP.read_text().split()[-1] if nice else None
+    except OSError:
+        old = None
+    if old is not None:
+        try:
+            AUTOGROUP.write_text(str(nice))
+            done["session_nice"] = nice
+        except OSError as error:
+            done["session_nice"] = f"unchanged: {error}"
+    try:
+        yield done
+    finally:
+        if old is not None:
+            try:
+                AUTOGROUP.write_text(old)
+            except OSError:
+                log(f"could not restore this session's niceness ({old})")
 
 
 def core_busy_seconds(core: int) -> float:
@@ -118,12 +154,13 @@ class Generator:
 
     flags: list[str]
     core: int
+    nice: int = 0
     process: subprocess.Popen[str] | None = None
     payload_bytes: dict[str, Any] = field(default_factory=dict)
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            on_core(["node", str(GENERATOR), *self.flags], self.core),
+            on_core(["node", str(GENERATOR), *self.flags], self.core, self.nice),
             cwd=REFERENCE,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -235,6 +272,7 @@ class Settings:
     traffic_flags: list[str]
     retries: int = 2
     quiet_wait: float = 0
+    nice: int = 0
 
 
 def judged(level: dict[str, Any], wanted: int, p99_ms: float) -> str | None:
@@ -398,7 +436,7 @@ def measure_ours(settings: Settings, tmp: Path) -> dict[str, Any]:
     instance = tmp / "instance"
     instance.mkdir()
     env = {**bench.instance_env(instance), **OUR_POLICY}
-    serve = on_core([bench.TELEHEALTH, "serve"], settings.server_core)
+    serve = on_core([bench.TELEHEALTH, "serve"], settings.server_core, settings.nice)
     ours = bench.Ours(instance, env, bench.free_port(), serve)
     generator: Generator | None = None
     result: dict[str, Any] = {}
@@ -408,12 +446,12 @@ def measure_ours(settings: Settings, tmp: Path) -> dict[str, Any]:
         assert ours.process is not None
         redis_pid = ours.redis_pid()
         if redis_pid is not None:
-            move_to_core(redis_pid, settings.load_core)
+            move_to_core(redis_pid, settings.load_core, settings.nice)
         cookie = bench.staff_cookie(ours.url)
         monitor = tmp / "monitor.json"
         monitor.write_text(json.dumps(admin_monitor(ours.url)))
         flags = [*settings.traffic_flags, "--monitor", str(monitor)]
-        generator = Generator(flags, settings.load_core)
+        generator = Generator(flags, settings.load_core, settings.nice)
         generator.start()
         result["server_rss_mb_idle"] = rss_mb(ours.process.pid)
         result["payload_bytes"] = generator.payload_bytes
@@ -467,14 +505,15 @@ def consults_of(ours: bench.Ours, cookie: str) -> Callable[[int], list[dict[str,
 def measure_reference(name: str, settings: Settings) -> dict[str, Any]:
     """A reference relay: every message goes as a `signal`."""
     relay = bench.ceiling_relay() if name == "ceiling" else bench.node_relay()
-    relay.command = on_core(relay.command, settings.server_core)
+    relay.command = on_core(relay.command, settings.server_core, settings.nice)
     generator: Generator | None = None
     result: dict[str, Any] = {}
     try:
         log(f"starting the {name} reference on port {relay.port}")
         relay.start()
         assert relay.process is not None
-        generator = Generator([*settings.traffic_flags, "--relay-only"], settings.load_core)
+        flags = [*settings.traffic_flags, "--relay-only"]
+        generator = Generator(flags, settings.load_core, settings.nice)
         generator.start()
         result["server_rss_mb_idle"] = rss_mb(relay.process.pid)
         given = 0
@@ -563,7 +602,7 @@ def parse_steps(text: str, limit: int) -> list[int]:
     return [step for step in steps if 0 < step <= limit] or [limit]
 
 
-def main() -> None:
+def arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--targets", default=",".join(TARGETS))
     parser.add_argument("--steps", default=",".join(map(str, DEFAULT_STEPS)))
@@ -576,6 +615,13 @@ def main() -> None:
     parser.add_argument("--chat-every", type=float, default=30)
     parser.add_argument("--server-core", type=int, default=0)
     parser.add_argument("--load-core", type=int, default=1)
+    parser.add_argument(
+        "--nice",
+        type=int,
+        default=0,
+        help="niceness of the servers, the load generator and Redis (and of this session, "
+        "where the kernel groups tasks by session); negative on a shared machine needs root",
+    )
     parser.add_argument(
         "--retries",
         type=int,
@@ -592,35 +638,65 @@ def main() -> None:
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = parser.parse_args()
-    targets = [t.strip() for t in args.targets.split(",") if t.strip()]
-    if not targets or any(t not in TARGETS for t in targets):
+    args.targets = [t.strip() for t in args.targets.split(",") if t.strip()]
+    if not args.targets or any(t not in TARGETS for t in args.targets):
         parser.error(f"--targets: some of {','.join(TARGETS)}")
     if not 1 <= args.max <= 5000 or not 1 <= args.hold <= 120 or not 0 <= args.warmup <= 60:
         parser.error("keep it bounded: --max 1-5000, --hold 1-120 s, --warmup 0-60 s")
     if not 0 <= args.retries <= 5 or not 0 <= args.quiet_wait <= 600:
         parser.error("--retries 0-5, --quiet-wait 0-600 s")
+    if not -20 <= args.nice <= 19:
+        parser.error("--nice: -20 to 19")
     cores = os.sched_getaffinity(0)
     if args.server_core == args.load_core or not {args.server_core, args.load_core} <= cores:
         parser.error(f"--server-core and --load-core: two different cores of {sorted(cores)}")
-    steps = parse_steps(args.steps, args.max)
-    settings = Settings(
-        steps,
-        args.warmup,
-        args.hold,
-        args.p99_ms,
-        args.server_core,
-        args.load_core,
-        [
-            "--stats-every",
-            str(args.stats_every),
-            "--probe-every",
-            str(args.probe_every),
-            "--chat-every",
-            str(args.chat_every),
-        ],
-        args.retries,
-        args.quiet_wait,
+    args.steps = parse_steps(args.steps, args.max)
+    return args
+
+
+def settings_of(args: argparse.Namespace) -> Settings:
+    every = {"stats": args.stats_every, "probe": args.probe_every, "chat": args.chat_every}
+    return Settings(
+        steps=args.steps,
+        warmup=args.warmup,
+        hold=args.hold,
+        p99_ms=args.p99_ms,
+        server_core=args.server_core,
+        load_core=args.load_core,
+        traffic_flags=[part for kind, s in every.items() for part in (f"--{kind}-every", str(s))],
+        retries=args.retries,
+        quiet_wait=args.quiet_wait,
+        nice=args.nice,
     )
+
+
+def measure(targets: list[str], settings: Settings, keep: bool) -> dict[str, dict[str, Any]]:
+    """Each target's ramp, one after the other, in a temporary folder (removed afterwards
+    unless `keep`)."""
+    tmp = Path(tempfile.mkdtemp(prefix="capacity-"))
+    results: dict[str, dict[str, Any]] = {}
+    try:
+        for name in targets:
+            started = time.monotonic()
+            if name == "ours":
+                results[name] = measure_ours(settings, tmp)
+            else:
+                results[name] = measure_reference(name, settings)
+            results[name]["duration_s"] = round(time.monotonic() - started, 1)
+            results[name]["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
+    finally:
+        if keep:
+            log(f"kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return results
+
+
+def main() -> None:
+    args = arguments()
+    settings = settings_of(args)
+    # A stop (SIGTERM) unwinds like an interrupt: every process started here is stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     # This driver (booking, admitting) keeps off the server's core too.
     os.sched_setaffinity(0, {args.load_core})
     bench.ensure_node_modules()
@@ -636,24 +712,11 @@ def main() -> None:
             "loadavg_at_start": [round(x, 2) for x in os.getloadavg()],
         },
         "source": bench.source_state(),
-        "settings": settings_report(args, steps),
+        "settings": settings_report(args, args.steps),
     }
-    tmp = Path(tempfile.mkdtemp(prefix="capacity-"))
-    results: dict[str, dict[str, Any]] = {}
-    try:
-        for name in targets:
-            started = time.monotonic()
-            if name == "ours":
-                results[name] = measure_ours(settings, tmp)
-            else:
-                results[name] = measure_reference(name, settings)
-            results[name]["duration_s"] = round(time.monotonic() - started, 1)
-            results[name]["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
-    finally:
-        if args.keep:
-            log(f"kept {tmp}")
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+    with session_niceness(args.nice) as priority:
+        report["settings"]["priority"] = priority
+        results = measure(args.targets, settings, args.keep)
     report["targets"] = results
     report["summary"] = summary(results)
     report["machine"]["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
