@@ -319,6 +319,16 @@ class LiveConsultStore:
     def _route_key(self, consult_id: int) -> str:
         return f"{self._consult_key(consult_id)}:route"
 
+    def _device_keys(self, consult_id: int, side: Side) -> list[str]:
+        """What a device joining or leaving `side` touches, in the order the scripts expect."""
+        return [
+            self._consult_key(consult_id),
+            self._presence_key(consult_id, side),
+            self._gone_key(consult_id, side),
+            self._active_key(consult_id, side),
+            *self._route_keys(consult_id),
+        ]
+
     def _route_keys(self, consult_id: int) -> list[str]:
         """The keys a route is read from, in the order the route scripts take them."""
         return [
@@ -629,13 +639,7 @@ class LiveConsultStore:
         answer = cast(
             list[int],
             self._join_script(
-                keys=[
-                    self._consult_key(consult_id),
-                    self._presence_key(consult_id, side),
-                    self._gone_key(consult_id, side),
-                    self._active_key(consult_id, side),
-                    *self._route_keys(consult_id),
-                ],
+                keys=self._device_keys(consult_id, side),
                 args=[
                     sid,
                     seen,
@@ -670,13 +674,7 @@ class LiveConsultStore:
         answer = cast(
             list[Any],
             self._leave_script(
-                keys=[
-                    self._consult_key(consult_id),
-                    self._presence_key(consult_id, side),
-                    self._gone_key(consult_id, side),
-                    self._active_key(consult_id, side),
-                    *self._route_keys(consult_id),
-                ],
+                keys=self._device_keys(consult_id, side),
                 args=[
                     sid,
                     _iso(now),
