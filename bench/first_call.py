@@ -580,7 +580,7 @@ def call_pieces(seen: dict[str, Any], clicked_ms: float, check: str | None) -> d
 # -- the aiortc peers (call_setup.py's figure) ----------------------------------------------
 
 
-async def aiortc_call(clinic: call_setup.Clinic) -> dict[str, float]:
+async def aiortc_call(clinic: call_setup.Clinic) -> dict[str, Any]:
     """call_setup.py's full-stack call, with its connect and admit acknowledgement too."""
     booked = await asyncio.to_thread(clinic.book_now)
     server = LogWatch(clinic.instance / "serve.log")
@@ -641,7 +641,8 @@ def browser_round(
             chromium.close()
         newcomer = launch(playwright)
         try:
-            fresh_browser = browser_call(newcomer, clinic, signaling_load.Sampler(0, None))
+            unsampled = signaling_load.Sampler(clinic.server_pid, None)
+            fresh_browser = browser_call(newcomer, clinic, unsampled)
             log(f"new browser, warm server: {summary_line(fresh_browser)}")
         finally:
             newcomer.close()
@@ -712,7 +713,6 @@ def report(rounds: list[dict[str, Any]], aiortc: list[dict[str, Any]]) -> dict[s
     newcomer = [r["new_browser_warm_server"] for r in rounds if r["new_browser_warm_server"]]
     aiortc_first = [a["through_server"][0] for a in aiortc]
     aiortc_later = [c for a in aiortc for c in a["through_server"][1:]]
-    aiortc_headline = "admit_to_first_frame_patient_s"
     headline = "admit_to_first_frame_patient_s"
     return {
         "benchmark": "first_call",
@@ -725,9 +725,9 @@ def report(rounds: list[dict[str, Any]], aiortc: list[dict[str, Any]]) -> dict[s
         "new_browser_on_warm_server_median_s": median([c[headline] for c in newcomer]),
         "new_browser_over_later": ratio(newcomer, later, headline),
         "aiortc_through_server": {
-            "first_call_median_s": median([c[aiortc_headline] for c in aiortc_first]),
-            "later_calls_median_s": median([c[aiortc_headline] for c in aiortc_later]),
-            "first_over_later": ratio(aiortc_first, aiortc_later, aiortc_headline),
+            "first_call_median_s": median([c[headline] for c in aiortc_first]),
+            "later_calls_median_s": median([c[headline] for c in aiortc_later]),
+            "first_over_later": ratio(aiortc_first, aiortc_later, headline),
             "pieces_first_vs_later": compare(aiortc_first, aiortc_later),
             "direct_first_call_s": [a["direct_first_s"] for a in aiortc],
             "direct_later_call_s": [a["direct_later_s"] for a in aiortc],
