@@ -146,6 +146,7 @@ class MediaWorker:
                 await asyncio.sleep(1)
 
     async def run_forever(self) -> None:
+        await warm_up_peer_connections()
         await self.connect()
         try:
             while True:
@@ -275,3 +276,9 @@ def run_worker(server_url: str) -> None:
         ),
     )
     asyncio.run(worker.run_forever())
+
+
+async def warm_up_peer_connections() -> None:
+    """Build and close one peer connection before the first patient's check: the first one
+    imports cryptography's OpenSSL backend (8-95 ms, more under load) while the patient waits."""
+    await RTCPeerConnection().close()
