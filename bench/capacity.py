@@ -376,12 +376,21 @@ def hold_step(
             and len(disturbed) < settings.retries
         )
         if not retry:
+            if disturbed:  # the step's connects and set-up bursts were in its first hold
+                level.update({key: disturbed[0][key] for key in SETUP_KEYS if key in disturbed[0]})
             level["disturbed_holds"] = disturbed
             return level
         log(f"{name}: other jobs took our cores: holding {wanted} consults again")
         disturbed.append(summary_of(level))
 
 
+SETUP_KEYS = (
+    "connect_seconds",
+    "connect_failures",
+    "setup_seconds",
+    "setup_burst_p50_ms",
+    "setup_burst_p99_ms",
+)
 LEVEL_KEYS = (
     "step",
     "ok",
@@ -400,6 +409,7 @@ LEVEL_KEYS = (
     "redis_rss_mb",
     "generator_cpu",
     "generator_loop_delay_p99_ms",
+    "generator_loop_delay_max_ms",
     "generator_bound",
     "server_core_taken_by_others",
     "load_core_taken_by_others",

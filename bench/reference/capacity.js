@@ -615,6 +615,7 @@ async function level(command) {
       errors_total: errors.count,
       generator_cpu_s: Number(((cpu.user + cpu.system) / 1e6).toFixed(3)),
       generator_loop_delay_p99_ms: Number((loop.percentile(99) / 1e6).toFixed(1)),
+      generator_loop_delay_max_ms: Number((loop.max / 1e6).toFixed(1)),
       ping_interval_ms: pingInterval(),
     })
   );
