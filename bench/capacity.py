@@ -234,7 +234,7 @@ class Generator:
         result["server_core_taken_by_others"] = round(
             max(0.0, used["server_core"] - used["server"]) / seconds, 3
         )
-        on_load_core = own - used["server"]  # the generator, this driver, Redis
+        on_load_core = own - used["server"]  # the generator (and Redis for ours)
         result["load_core_taken_by_others"] = round(
             max(0.0, used["load_core"] - on_load_core) / seconds, 3
         )
@@ -303,12 +303,13 @@ def ramp(
     for wanted in settings.steps:
         log(f"{name}: {wanted} consults")
         started = time.monotonic()
-        rooms = rooms_up_to(wanted)
-        preparing = round(time.monotonic() - started, 1)
         try:
+            rooms = rooms_up_to(wanted)
+            preparing = round(time.monotonic() - started, 1)
             level = hold_step(name, wanted, rooms, generator, pids, settings)
-        except RuntimeError as error:
-            stopped = f"{wanted} consults: {error}"
+        except Exception as error:  # noqa: BLE001 - the steps measured so far still count
+            stopped = f"{wanted} consults: {type(error).__name__}: {error}"
+            log(f"{name}: {stopped}")
             break
         level["prepare_s"] = preparing
         levels.append(level)
