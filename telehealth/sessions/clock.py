@@ -42,7 +42,7 @@ class ConsultClock:
 
     def tick(self, now: datetime) -> None:
         """One round of the service's clock, then this process's sweeps now and then."""
-        self.consults.tick(now)
+        self.consults.tick(now, pause=lambda: self.sleep(0))
         if now >= self._next_sweep:
             self._next_sweep = now + self.SWEEP_EVERY
             for sweep in self.sweeps:

@@ -306,16 +306,18 @@ class ConsultService:
 
     # -- the clock and reconciliation -----------------------------------------------------
 
-    def tick(self, now: datetime) -> None:
+    def tick(self, now: datetime, pause: Callable[[], object] = lambda: None) -> None:
         """One round of the clinic's clock: make the stores agree, end overdue calls and
         calls a side left for longer than the rejoin window, send due warnings, mark
         no-shows. Three reads (Redis's live rooms, one SQL query, one pipelined read of
-        every consult's live state) however many consults."""
+        every consult's live state) however many consults. `pause` lets the process's other
+        work run between consults: a sweep of hundreds must not hold every socket at once."""
         live_ids = self.store.live_ids()
         rows = records.rows_to_watch(self.db, live_ids, now - timedelta(days=1))
         watched = sorted(set(live_ids) | rows.keys())
         views = self.store.clock_views(watched)
         for consult_id in watched:
+            pause()
             view = views[consult_id]
             live = self.reconcile(consult_id, now, rows.get(consult_id), view.live)
             if live is None or live.is_terminal:
