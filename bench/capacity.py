@@ -714,14 +714,7 @@ def main() -> None:
     report: dict[str, Any] = {
         "benchmark": "capacity",
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "node": subprocess.run(
-                ["node", "--version"], capture_output=True, text=True
-            ).stdout.strip(),
-            "python": sys.version.split()[0],
-            "loadavg_at_start": [round(x, 2) for x in os.getloadavg()],
-        },
+        "machine": bench.machine_facts(),
         "source": bench.source_state(),
         "settings": settings_report(args, args.steps),
     }

@@ -795,6 +795,18 @@ def source_state() -> dict[str, Any]:
     return {"commit": git("rev-parse", "--short", "HEAD"), "telehealth_changes": changed}
 
 
+def machine_facts() -> dict[str, Any]:
+    """What a reader needs to compare two runs: cores, versions, and how busy it was."""
+    return {
+        "cpus": os.cpu_count(),
+        "node": subprocess.run(
+            ["node", "--version"], capture_output=True, text=True
+        ).stdout.strip(),
+        "python": sys.version.split()[0],
+        "loadavg_at_start": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rooms", type=int, default=200)
@@ -864,14 +876,7 @@ def main() -> None:
     report: dict[str, Any] = {
         "benchmark": "signaling_load",
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "node": subprocess.run(
-                ["node", "--version"], capture_output=True, text=True
-            ).stdout.strip(),
-            "python": sys.version.split()[0],
-            "loadavg_at_start": [round(x, 2) for x in os.getloadavg()],
-        },
+        "machine": machine_facts(),
         "source": source_state(),
         "settings": {
             "rooms": args.rooms,
