@@ -123,6 +123,8 @@ class Config:
         for name in POLICY_OVERRIDES:
             setattr(self, name, os.environ.get(name) or None)
         self.CLOCK_TICK_SECONDS = _float("CLOCK_TICK_SECONDS", 0.5)
+        # The admin monitor hears of changed rooms in one message per this many seconds.
+        self.MONITOR_UPDATE_SECONDS = min(max(_float("MONITOR_UPDATE_SECONDS", 1.0), 0.05), 10.0)
         # ICE: STUN/TURN URLs (comma separated) and coturn's use-auth-secret.
         self.STUN_URLS = os.environ.get("STUN_URLS", "")
         self.TURN_URLS = os.environ.get("TURN_URLS", "")

@@ -110,6 +110,7 @@ def make_config(tmp_path: Path, database_url: str, redis_url: str, **overrides: 
         "PUBLIC_URL": "",
         "TESTING": True,
         "SOCKETIO_ASYNC_MODE": "threading",
+        "MONITOR_UPDATE_SECONDS": 0.05,
     }
     settings.update(overrides)
     return Config(**settings)

@@ -525,8 +525,9 @@ async function openMonitor() {
   const failed = { count: 0 };
   const socket = await open(opts.monitor, failed);
   if (!socket) throw new Error("the admin monitor did not connect");
-  socket.on("room", () => {
-    if (measuring) monitorUpdates += 1;
+  // Each message lists the rooms that changed since the last one: count the room updates.
+  socket.on("rooms_update", (payload) => {
+    if (measuring) monitorUpdates += (payload && payload.rooms ? payload.rooms.length : 0);
   });
   return socket;
 }

@@ -250,9 +250,12 @@ socket.on("rooms", (payload) => {
     render(room);
   }
 });
-socket.on("room", (room) => {
-  clockOffsetMs = Date.parse(room.server_time) - Date.now();
-  render(room);
+// The rooms that changed in the last second or so (each web process sends its own).
+socket.on("rooms_update", (payload) => {
+  for (const room of payload.rooms) {
+    clockOffsetMs = Date.parse(room.server_time) - Date.now();
+    render(room);
+  }
 });
 socket.on("probe_result", showProbe);
 probeButton.addEventListener("click", runProbe);

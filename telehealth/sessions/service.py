@@ -39,7 +39,7 @@ from .state import (
     patient_no_show_due,
     provider_no_show_due,
 )
-from .store import ClockView, LiveConsultStore
+from .store import ClockView, LiveConsultStore, LiveSnapshot
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +73,9 @@ class ConsultChanged:
     side: Side | None = None
     devices: int = 0
     seconds_left: int = 0
+    # The consult as read right after the change, where the service read all of it: its
+    # listeners tell both sides from this read instead of reading again.
+    snapshot: LiveSnapshot | None = None
 
     def __str__(self) -> str:
         return f"consult {self.consult_id} {self.change}: {self.reason or self.by or '-'}"
@@ -269,8 +272,12 @@ class ConsultService:
         devices = self.store.join(
             consult_id, side, sid, device, now, process_id, max_devices, device_id
         )
-        live = self.store.get(consult_id)
-        self._publish(ConsultChanged(consult_id, "device_joined", live, side=side, devices=devices))
+        reads = self.store.snapshot(consult_id)
+        self._publish(
+            ConsultChanged(
+                consult_id, "device_joined", reads.live, side=side, devices=devices, snapshot=reads
+            )
+        )
         return devices
 
     def switch_device(
@@ -300,8 +307,12 @@ class ConsultService:
     def device_left(self, consult_id: int, side: Side, sid: str, now: datetime) -> int:
         """A browser of `side` went away; the rejoin window starts when it was the last."""
         devices = self.store.leave(consult_id, side, sid, now)
-        live = self.store.get(consult_id)
-        self._publish(ConsultChanged(consult_id, "device_left", live, side=side, devices=devices))
+        reads = self.store.snapshot(consult_id)
+        self._publish(
+            ConsultChanged(
+                consult_id, "device_left", reads.live, side=side, devices=devices, snapshot=reads
+            )
+        )
         return devices
 
     # -- the clock and reconciliation -----------------------------------------------------

@@ -224,6 +224,19 @@ class StoreBusy(RuntimeError):
     """A consult kept changing under us; the caller may retry later."""
 
 
+def _snapshot_of(consult_id: int, answers: list[Any]) -> LiveSnapshot:
+    """A `LiveSnapshot` from one consult's answers to `LiveConsultStore.snapshots`."""
+    notes = dict(zip(SNAPSHOT_NOTES, answers[1 : 1 + len(SNAPSHOT_NOTES)], strict=True))
+    per_side = answers[1 + len(SNAPSHOT_NOTES) :]
+    return LiveSnapshot(
+        consult_id,
+        _decode(answers[0]),
+        notes,
+        {side: _devices(per_side[2 * i]) for i, side in enumerate(Side)},
+        {side: per_side[2 * i + 1] or None for i, side in enumerate(Side)},
+    )
+
+
 def _iso(moment: datetime) -> str:
     if moment.tzinfo is None:
         raise ValueError(f"naive datetime {moment!r}: the clinic's clocks are always UTC-aware")
@@ -785,23 +798,26 @@ class LiveConsultStore:
 
     def snapshot(self, consult_id: int) -> LiveSnapshot:
         """Everything the pages and the monitor show of a consult, in one round trip."""
+        return self.snapshots([consult_id])[consult_id]
+
+    def snapshots(self, consult_ids: list[int]) -> dict[int, LiveSnapshot]:
+        """`snapshot` of each of these consults, all in one round trip."""
+        per_consult = 1 + len(SNAPSHOT_NOTES) + 2 * len(Side)
         with self.redis.pipeline(transaction=False) as pipe:
-            pipe.hgetall(self._consult_key(consult_id))
-            for name in SNAPSHOT_NOTES:
-                pipe.hgetall(self._note_key(consult_id, name))
-            for side in Side:
-                pipe.hgetall(self._presence_key(consult_id, side))
-                pipe.hget(self._active_key(consult_id, side), "sid")
+            for consult_id in consult_ids:
+                pipe.hgetall(self._consult_key(consult_id))
+                for name in SNAPSHOT_NOTES:
+                    pipe.hgetall(self._note_key(consult_id, name))
+                for side in Side:
+                    pipe.hgetall(self._presence_key(consult_id, side))
+                    pipe.hget(self._active_key(consult_id, side), "sid")
             answers = pipe.execute()
-        notes = dict(zip(SNAPSHOT_NOTES, answers[1 : 1 + len(SNAPSHOT_NOTES)], strict=True))
-        per_side = answers[1 + len(SNAPSHOT_NOTES) :]
-        return LiveSnapshot(
-            consult_id,
-            _decode(answers[0]),
-            notes,
-            {side: _devices(per_side[2 * i]) for i, side in enumerate(Side)},
-            {side: per_side[2 * i + 1] or None for i, side in enumerate(Side)},
-        )
+        return {
+            consult_id: _snapshot_of(
+                consult_id, answers[index * per_consult : (index + 1) * per_consult]
+            )
+            for index, consult_id in enumerate(consult_ids)
+        }
 
     def waiting_devices(self, consult_id: int, side: Side) -> list[str]:
         """Sids of `side`'s connected devices that are not the active one, newest first."""

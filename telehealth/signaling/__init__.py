@@ -49,7 +49,7 @@ def init_app(app: Flask, redis_url: str) -> None:
     # Outermost, around Engine.IO's middleware: every answer gets the security headers.
     security.guard_every_request(app)
     from .consult_namespace import ConsultNamespace
-    from .monitor import MonitorNamespace
+    from .monitor import MonitorNamespace, RoomUpdates
 
     namespace = ConsultNamespace(app)
     socketio.on_namespace(namespace)
@@ -57,6 +57,9 @@ def init_app(app: Flask, redis_url: str) -> None:
     monitor = MonitorNamespace(app)
     socketio.on_namespace(monitor)
     app.extensions["monitor_namespace"] = monitor
+    app.extensions["room_updates"] = RoomUpdates(
+        socketio, app.extensions["clinic"], float(app.config["MONITOR_UPDATE_SECONDS"])
+    )
     from .media_namespace import MediaNamespace, PrecheckBroker
 
     broker = PrecheckBroker(app.extensions["clinic"], socketio)

@@ -40,7 +40,7 @@ from .messages import (
     parse_signal,
     parse_stats,
 )
-from .monitor import send_room_update
+from .monitor import room_changed
 from .precheck_events import PrecheckEvents
 from .queue import ClinicRedisManager
 from .rooms import (
@@ -369,7 +369,7 @@ class ConsultNamespace(PrecheckEvents, Namespace):
         self.clinic.live.set_note(
             member.consult_id, f"stats:{member.side}", {k: str(v) for k, v in stats.items()}
         )
-        send_room_update(self.socketio, self.clinic, member.consult_id)
+        room_changed(self.socketio, self.clinic, member.consult_id)
         return OK
 
     def on_first_frame(self, data: Any) -> dict[str, Any]:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import Flask
+import redis
+from flask import Flask, current_app, has_app_context
 from flask_socketio import Namespace, SocketIO, join_room
 from sqlalchemy import select
 
@@ -26,6 +28,7 @@ from .context import current_sid
 from .messages import ROUTES, STATS_RANGES, VERDICTS, stat_number
 from .throttle import connect_gate
 
+log = logging.getLogger(__name__)
 MONITOR_NAMESPACE = "/monitor"
 MONITOR_ROOM = "admins"
 WAITING_TOO_LONG = timedelta(minutes=3)
@@ -178,19 +181,60 @@ def todays_rooms(clinic: Clinic, now: datetime) -> list[dict[str, Any]]:
     return rows
 
 
-def send_room_update(
-    socketio: SocketIO, clinic: Clinic, consult_id: int, reads: LiveSnapshot | None = None
-) -> None:
-    """Push one room's new state to every admin watching, on any web process."""
-    reads = reads or clinic.live.snapshot(consult_id)
-    live = reads.live
-    if live is not None:
+class RoomUpdates:
+    """What the admins hear of rooms changing: from each web process at most one
+    `rooms_update` message per `MONITOR_UPDATE_SECONDS`, listing every room that changed
+    meanwhile, all read from Redis in one round trip.
+
+    Both sides of every call report their call health every few seconds, and every join,
+    leave and phase change touches the room too; a message per change would cost the
+    process a Redis read and a trip through the message queue each time, for a table an
+    admin reads at a glance."""
+
+    def __init__(self, socketio: SocketIO, clinic: Clinic, every_seconds: float) -> None:
+        self.socketio, self.clinic, self.every = socketio, clinic, every_seconds
+        self.changed: set[int] = set()
+        self.scheduled = False
+
+    def room_changed(self, consult_id: int) -> None:
+        self.changed.add(consult_id)
+        if not self.scheduled:
+            self.scheduled = True
+            self.socketio.start_background_task(self._send_after_a_pause)
+
+    def _send_after_a_pause(self) -> None:
+        self.socketio.sleep(self.every)
+        # Cleared before the read: a change from here on is sent in the next message.
+        self.scheduled = False
+        changed, self.changed = self.changed, set()
+        try:
+            send_rooms(self.socketio, self.clinic, sorted(changed))
+        except redis.RedisError as error:  # the next change sends its room again
+            log.warning("monitor update skipped (%s)", type(error).__name__)
+
+
+def send_rooms(socketio: SocketIO, clinic: Clinic, consult_ids: list[int]) -> None:
+    """Push these rooms' states to every admin watching, on any web process, at once."""
+    now = utcnow()
+    rooms = [
+        room_summary(clinic, reads.live, now, reads)
+        for reads in clinic.live.snapshots(consult_ids).values()
+        if reads.live is not None
+    ]
+    if rooms:
         socketio.emit(
-            "room",
-            room_summary(clinic, live, utcnow(), reads),
-            namespace=MONITOR_NAMESPACE,
-            to=MONITOR_ROOM,
+            "rooms_update", {"rooms": rooms}, namespace=MONITOR_NAMESPACE, to=MONITOR_ROOM
         )
+
+
+def room_changed(socketio: SocketIO, clinic: Clinic, consult_id: int) -> None:
+    """The admins will hear of this room's new state (with the app's `RoomUpdates`; sent at
+    once outside an app, as in a script)."""
+    updates = current_app.extensions.get("room_updates") if has_app_context() else None
+    if isinstance(updates, RoomUpdates):
+        updates.room_changed(consult_id)
+    else:
+        send_rooms(socketio, clinic, [consult_id])
 
 
 class MonitorNamespace(Namespace):

@@ -106,12 +106,13 @@ def send_state(
     consult_id: int,
     to: str | None = None,
     side: Side | None = None,
+    reads: LiveSnapshot | None = None,
 ) -> None:
     """Tell both sides (or one socket of `side`) how the consult stands now, and the admins.
     Each device hears whether it is its side's active one. One Redis round trip for all of
-    it (`LiveConsultStore.snapshot`), and no message for a side's waiting devices when it
-    has none."""
-    reads = clinic.live.snapshot(consult_id)
+    it (`LiveConsultStore.snapshot`, or `reads` when the change came with it), and no
+    message for a side's waiting devices when it has none."""
+    reads = reads or clinic.live.snapshot(consult_id)
     live = reads.live
     if live is None:
         return
@@ -134,9 +135,9 @@ def send_state(
                 to=room_of(consult_id, each),
                 skip_sid=active,
             )
-    from .monitor import send_room_update
+    from .monitor import room_changed
 
-    send_room_update(socketio, clinic, consult_id, reads)
+    room_changed(socketio, clinic, consult_id)
 
 
 def send_ice_servers(
@@ -265,7 +266,7 @@ def tell_sockets(socketio: SocketIO, clinic: Clinic, event: ConsultChanged) -> N
                 namespace=NAMESPACE,
                 to=room_of(consult_id, other_side(event.side)),
             )
-    send_state(socketio, clinic, consult_id)
+    send_state(socketio, clinic, consult_id, reads=event.snapshot)
     if event.change == "device_switched" and event.side is not None:
         # Both sides' pages: the other side's call starts afresh with the new device.
         socketio.emit(

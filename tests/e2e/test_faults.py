@@ -129,7 +129,7 @@ class Monitor:
         self.http = _http()
         self.sio = socketio.AsyncClient(reconnection=False, http_session=self.http)
         self.sio.on("rooms", self._rooms, namespace="/monitor")
-        self.sio.on("room", self._room, namespace="/monitor")
+        self.sio.on("rooms_update", self._rooms, namespace="/monitor")
 
     async def _rooms(self, data: Any) -> None:
         for room in (data or {}).get("rooms", []):

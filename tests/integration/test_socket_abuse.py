@@ -57,13 +57,17 @@ def in_call(app: Any, clinic: Any) -> tuple[Any, Any, Any]:
     return consult, patient, provider
 
 
-def health_seen(monitor: Any) -> list[dict[str, Any]]:
-    """Every call-health entry the admin's monitor socket was sent."""
+def health_seen(monitor: Any, settle: float = 0.3) -> list[dict[str, Any]]:
+    """Every call-health entry the admin's monitor socket was sent, waiting `settle` seconds
+    for the batched `rooms_update` (MONITOR_UPDATE_SECONDS is 0.05 in tests)."""
+    time.sleep(settle)
     seen = []
     for event in monitor.get_received(MONITOR):
-        rooms = event["args"][0].get("rooms") if event["name"] == "rooms" else [event["args"][0]]
-        for room in rooms or []:
-            seen += [h for h in room.get("health", {}).values() if h]
+        if event["name"] not in ("rooms", "rooms_update"):
+            continue
+        for room in event["args"][0].get("rooms") or []:
+            # A side that reported nothing shows only {"quality": "unknown"}.
+            seen += [h for h in room.get("health", {}).values() if set(h) - {"quality"}]
     return seen
 
 
