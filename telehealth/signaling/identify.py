@@ -7,15 +7,16 @@ import hmac
 from typing import Any
 
 from flask import session
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..booking.service import WITH_NAMES
 from ..clinic import Clinic
 from ..consult.access import PatientPass, consult_for_credential, consult_for_pass
 from ..db import utcnow
-from ..models import Consult, ConsultStatus
+from ..models import Consult, ConsultStatus, StaffUser
 from ..sessions import Side
-from ..staff.auth import current_staff
+from ..staff.auth import StaffSession, staff_id_in_session, staff_session_of
 from .throttle import ConnectGate
 
 TARGET = "socket:/consult"  # what a refused connect tried to open, in the audit
@@ -28,10 +29,12 @@ def who_connects(clinic: Clinic, config: Any, gate: ConnectGate, auth: dict[str,
     aggregate by the gate)."""
     if "service_token" in auth:
         return _identify_probe(clinic, config, gate, auth)
-    staff = current_staff()
+    staff_id = staff_id_in_session()
     as_patient = "join_credential" in auth or auth.get("as") == "patient"
-    if staff is not None and not as_patient:
-        return _identify_staff(clinic, gate, staff, auth)
+    if staff_id is not None and not as_patient:
+        staff, consult = _staff_and_consult(clinic, staff_id, auth.get("consult_id"))
+        if staff is not None:  # else the account may no longer act: nobody's session
+            return _identify_staff(gate, staff, consult)
     return _identify_patient(clinic, gate, auth)
 
 
@@ -52,16 +55,29 @@ def _identify_patient(clinic: Clinic, gate: ConnectGate, auth: dict[str, Any]) -
     return consult, Side.PATIENT, f"patient:{consult.id}", None
 
 
-def _identify_staff(
-    clinic: Clinic, gate: ConnectGate, staff: Any, auth: dict[str, Any]
-) -> Identity:
-    consult_id = auth.get("consult_id")
-    consult = None
-    if isinstance(consult_id, int) and staff.is_physiotherapist:
-        with clinic.db.sessions() as db_session:
-            consult = _with_names(db_session, consult_id)
+def _staff_and_consult(
+    clinic: Clinic, staff_id: int, consult_id: Any
+) -> tuple[StaffSession | None, Consult | None]:
+    """The session's staff member and the consult asked for, with its physiotherapist's and
+    patient's names, in one query."""
+    with clinic.db.sessions() as db_session:
+        if not isinstance(consult_id, int):
+            return staff_session_of(db_session.get(StaffUser, staff_id)), None
+        row = db_session.execute(
+            select(StaffUser, Consult)
+            .outerjoin(Consult, Consult.id == consult_id)
+            .where(StaffUser.id == staff_id)
+            .options(*WITH_NAMES)
+        ).first()
+        if row is None:
+            return None, None
+        return staff_session_of(row[0]), row[1]
+
+
+def _identify_staff(gate: ConnectGate, staff: StaffSession, consult: Consult | None) -> Identity:
     if (
         consult is None
+        or not staff.is_physiotherapist
         or consult.provider_id != staff.provider_id
         or consult.status == ConsultStatus.CANCELLED
     ):

@@ -43,13 +43,24 @@ class StaffSession(UserMixin):
         return self.role == "physiotherapist"
 
 
+def staff_session_of(user: StaffUser | None) -> StaffSession | None:
+    """Who may act as staff: a known, active account whose password is its own. A disabled
+    account stops working at its next request or socket connect."""
+    if user is None or not user.active or user.must_change_password:
+        return None
+    return StaffSession(user)
+
+
 def _load_user(user_id: str) -> StaffSession | None:
-    """A disabled account stops working at its next request or socket event."""
     with current_clinic().db.sessions() as db_session:
-        user = db_session.get(StaffUser, int(user_id))
-        if user is None or not user.active or user.must_change_password:
-            return None
-        return StaffSession(user)
+        return staff_session_of(db_session.get(StaffUser, int(user_id)))
+
+
+def staff_id_in_session() -> int | None:
+    """The staff id this browser session was logged in with, its account not yet checked:
+    a socket's connect checks it (`staff_session_of`) with the consult it loads."""
+    raw = session.get("_user_id")
+    return int(raw) if isinstance(raw, str | int) and str(raw).isdigit() else None
 
 
 def start_staff_session(user: StaffUser) -> None:

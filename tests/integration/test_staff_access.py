@@ -297,3 +297,37 @@ def test_admin_hours_form_explains_a_bad_day_and_saves_a_good_one(app, demo_clin
     )
     assert good.status_code == 303
     assert 'value="10:00"' in client.get("/admin/providers/1").get_data(as_text=True)
+
+
+def _connect_as(app, client, consult_id):
+    return socketio.test_client(
+        app, namespace="/consult", flask_test_client=client, auth={"consult_id": consult_id}
+    )
+
+
+@pytest.mark.parametrize("lapse", ["disabled", "must_change_password"])
+def test_a_lapsed_accounts_replayed_cookie_opens_no_consult_socket(app, demo_clinic, lapse):
+    """The socket's connect checks the account with the consult it loads (one query): a
+    session cookie of an account disabled, or reset to a temporary password, opens nothing."""
+    consult = instant_consult(demo_clinic)
+    cookie_holder = staff_client(app)  # logged in while the account was fine
+    assert _connect_as(app, cookie_holder, consult.id).is_connected("/consult")
+    with demo_clinic.db.transaction() as session:
+        user = session.scalars(
+            select(StaffUser).where(StaffUser.email == "physio@demo.clinic")
+        ).one()
+        if lapse == "disabled":
+            user.active = False
+        else:
+            user.must_change_password = True
+    assert not _connect_as(app, cookie_holder, consult.id).is_connected("/consult")
+
+
+def test_a_physiotherapist_cannot_open_another_physiotherapists_consult(app, demo_clinic):
+    consult = instant_consult(demo_clinic)  # Priya's
+    marco = staff_client(app, "marco@demo.clinic")
+    assert not _connect_as(app, marco, consult.id).is_connected("/consult")
+    assert not _connect_as(app, marco, 10_000).is_connected("/consult")  # no such consult
+    assert not _connect_as(app, admin_client(app), consult.id).is_connected("/consult")
+    priya = staff_client(app)
+    assert _connect_as(app, priya, consult.id).is_connected("/consult")  # her own: in
