@@ -29,11 +29,17 @@ def resolve_redis_url(configured: str, instance_path: Path) -> str:
     return configured or ensure_embedded_redis(instance_path / "redis")
 
 
+# hiredis keeps a read buffer of this size per pooled connection (64 KiB by default); a
+# burst of connects opens dozens of connections, and the clinic's replies are small.
+REDIS_READ_BUFFER_BYTES = 8 * 1024
+
+
 def redis_client(url: str) -> redis.Redis:
     """A client that gives up within seconds, so an outage is reported, not waited out."""
     return redis.Redis.from_url(
         url,
         decode_responses=True,
+        socket_read_size=REDIS_READ_BUFFER_BYTES,
         socket_timeout=2,
         socket_connect_timeout=2,
         retry=Retry(ExponentialBackoff(cap=0.5), 2),

@@ -7,6 +7,7 @@ import logging
 from flask import Flask
 
 from .. import security
+from ..clinic import REDIS_READ_BUFFER_BYTES
 from ..extensions import socketio
 from .queue import ClinicRedisManager
 from .transport import WebsocketOnly, cap_websocket_messages, refuse_malformed_packets
@@ -21,7 +22,11 @@ def init_app(app: Flask, redis_url: str) -> None:
     # Built here rather than through `message_queue=`: Flask-SocketIO routes unix:// URLs
     # (the embedded Redis) to kombu, while RedisManager itself speaks them.
     queue = (
-        ClinicRedisManager(redis_url, channel="telehealth-socketio")
+        ClinicRedisManager(
+            redis_url,
+            channel="telehealth-socketio",
+            redis_options={"socket_read_size": REDIS_READ_BUFFER_BYTES},
+        )
         if app.config.get("SOCKETIO_MESSAGE_QUEUE", True)
         else None
     )
