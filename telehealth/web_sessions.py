@@ -12,7 +12,7 @@ import hashlib
 from datetime import timedelta
 from typing import Any
 
-from flask import Flask, Response, request, session
+from flask import Flask, Request, Response, request, session
 from flask_session.base import ServerSideSession, ServerSideSessionInterface
 from sqlalchemy import delete, select, update
 
@@ -22,6 +22,8 @@ from .models import WebSession
 # How long a session lives after it was last written; a staff session also ends after
 # STAFF_IDLE_SECONDS without a request (staff/auth.py keeps it written while in use).
 SESSION_LIFETIME_SECONDS = 3 * 60 * 60
+# Where Flask-SocketIO keeps a socket's copy of the session from its connect.
+_SOCKETIO_SAVED_SESSION = "saved_session"
 _PRIVATE_PREFIXES = ("/join", "/manage", "/staff", "/admin", "/api/v1/staff")
 
 
@@ -45,6 +47,14 @@ class SqlSessionInterface(ServerSideSessionInterface):
     def __init__(self, app: Flask, db: Database) -> None:
         self.db = db
         super().__init__(app, key_prefix="", use_signer=False, permanent=True)
+
+    def open_session(self, app: Flask, request: Request) -> ServerSideSession:
+        # A Socket.IO event after its connect runs on the copy of the session that
+        # Flask-SocketIO saved at connect, which replaces this one as soon as Flask opens it:
+        # reading the row again for every call-health report would be an SQL query wasted.
+        if _SOCKETIO_SAVED_SESSION in request.environ:
+            return self.session_class(sid="", permanent=self.permanent)
+        return super().open_session(app, request)
 
     def _retrieve_session_data(self, store_id: str) -> dict[str, Any] | None:
         with self.db.sessions() as db_session:
