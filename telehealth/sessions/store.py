@@ -138,6 +138,16 @@ return {1, previous, publish_route(KEYS[1], KEYS[4], KEYS[5], KEYS[6], ARGV[3], 
 """
 )
 
+# KEYS: note. ARGV: seconds to keep it, then field, value, field, value...
+# The note is replaced whole in one command (a field left out must not linger), and no
+# reader sees it half written.
+_SET_NOTE_LUA = """
+redis.call('DEL', KEYS[1])
+if #ARGV > 1 then redis.call('HSET', KEYS[1], unpack(ARGV, 2)) end
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+return 1
+"""
+
 # KEYS: consult, warned. ARGV: seconds left, default ttl ms.
 _CLAIM_WARNING_LUA = (
     _LUA_TTL
@@ -300,6 +310,7 @@ class LiveConsultStore:
         self._leave_script = redis_client.register_script(_LEAVE_LUA)
         self._switch_script = redis_client.register_script(_SWITCH_LUA)
         self._claim_warning_script = redis_client.register_script(_CLAIM_WARNING_LUA)
+        self._set_note_script = redis_client.register_script(_SET_NOTE_LUA)
         self.route_listeners: list[Callable[[Route], object]] = []
 
     @classmethod
@@ -438,10 +449,13 @@ class LiveConsultStore:
         return f"{self._consult_key(consult_id)}:note:{name}"
 
     def set_note(self, consult_id: int, name: str, values: dict[str, str]) -> None:
-        """Keep a small hash beside the consult; it expires with the live state."""
-        with self.redis.pipeline() as pipe:
-            self._queue_note(pipe, consult_id, name, values)
-            pipe.execute()
+        """Keep a small hash beside the consult; it expires with the live state. One
+        command: both sides' call health arrives every few seconds from every call."""
+        fields = [part for item in values.items() for part in item]
+        self._set_note_script(
+            keys=[self._note_key(consult_id, name)],
+            args=[int(KEEP_AFTER_END.total_seconds()), *fields],
+        )
 
     def _queue_note(
         self, pipe: Pipeline, consult_id: int, name: str, values: dict[str, str]

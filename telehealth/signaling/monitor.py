@@ -33,6 +33,9 @@ MONITOR_NAMESPACE = "/monitor"
 MONITOR_ROOM = "admins"
 WAITING_TOO_LONG = timedelta(minutes=3)
 POOR_LOSS_PCT = 5.0
+# A busy clinic's second of changes goes out in parts this size: reading and encoding a
+# hundred rooms in one go would hold up every socket of the process meanwhile.
+ROOMS_PER_MESSAGE = 20
 POOR_RTT_MS = 400.0
 POOR_BITRATE_KBPS = 150.0
 
@@ -206,11 +209,14 @@ class RoomUpdates:
         self.socketio.sleep(self.every)
         # Cleared before the read: a change from here on is sent in the next message.
         self.scheduled = False
-        changed, self.changed = self.changed, set()
-        try:
-            send_rooms(self.socketio, self.clinic, sorted(changed))
-        except redis.RedisError as error:  # the next change sends its room again
-            log.warning("monitor update skipped (%s)", type(error).__name__)
+        changed, self.changed = sorted(self.changed), set()
+        for start in range(0, len(changed), ROOMS_PER_MESSAGE):
+            try:
+                send_rooms(self.socketio, self.clinic, changed[start : start + ROOMS_PER_MESSAGE])
+            except redis.RedisError as error:  # the next change sends its room again
+                log.warning("monitor update skipped (%s)", type(error).__name__)
+                return
+            self.socketio.sleep(0)  # the calls' signals go on between parts of a busy second
 
 
 def send_rooms(socketio: SocketIO, clinic: Clinic, consult_ids: list[int]) -> None:
