@@ -83,3 +83,14 @@ CHECKLIST = {
     "location_confirmed": True,
     "emergency_contact_confirmed": True,
 }
+
+
+def monitor_settled(app: Any, timeout: float = 5.0) -> None:
+    """Wait until the admin monitor's batched update has nothing marked or going out."""
+    import time
+
+    updates = app.extensions["room_updates"]
+    deadline = time.monotonic() + timeout
+    while not updates.idle:
+        assert time.monotonic() < deadline, "the monitor's update did not go out"
+        time.sleep(0.01)

@@ -198,6 +198,12 @@ class RoomUpdates:
         self.socketio, self.clinic, self.every = socketio, clinic, every_seconds
         self.changed: set[int] = set()
         self.scheduled = False
+        self.sending = False
+
+    @property
+    def idle(self) -> bool:
+        """Nothing marked, nothing waiting to go, nothing going out."""
+        return not (self.changed or self.scheduled or self.sending)
 
     def room_changed(self, consult_id: int) -> None:
         self.changed.add(consult_id)
@@ -208,15 +214,16 @@ class RoomUpdates:
     def _send_after_a_pause(self) -> None:
         self.socketio.sleep(self.every)
         # Cleared before the read: a change from here on is sent in the next message.
-        self.scheduled = False
+        self.sending, self.scheduled = True, False
         changed, self.changed = sorted(self.changed), set()
-        for start in range(0, len(changed), ROOMS_PER_MESSAGE):
-            try:
+        try:
+            for start in range(0, len(changed), ROOMS_PER_MESSAGE):
                 send_rooms(self.socketio, self.clinic, changed[start : start + ROOMS_PER_MESSAGE])
-            except redis.RedisError as error:  # the next change sends its room again
-                log.warning("monitor update skipped (%s)", type(error).__name__)
-                return
-            self.socketio.sleep(0)  # the calls' signals go on between parts of a busy second
+                self.socketio.sleep(0)  # the calls' signals go on between parts of a second
+        except redis.RedisError as error:  # the next change sends its room again
+            log.warning("monitor update skipped (%s)", type(error).__name__)
+        finally:
+            self.sending = False
 
 
 def send_rooms(socketio: SocketIO, clinic: Clinic, consult_ids: list[int]) -> None:

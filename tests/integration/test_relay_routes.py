@@ -20,7 +20,14 @@ from telehealth.extensions import socketio
 from telehealth.sessions import Phase, Side
 from telehealth.sessions.routes import Route
 from telehealth.signaling.routing import RelayRoutes
-from tests.consults import CHECK_IN, CHECKLIST, instant_consult, patient_client, staff_client
+from tests.consults import (
+    CHECK_IN,
+    CHECKLIST,
+    instant_consult,
+    monitor_settled,
+    patient_client,
+    staff_client,
+)
 
 NS = "/consult"
 CANDIDATE = {"candidate": {"candidate": "candidate:1 1 udp 2122260223 10.0.0.1 54321 typ host"}}
@@ -97,7 +104,7 @@ def test_relaying_a_hundred_signals_sends_no_redis_command(app, in_call, clinic,
     phone, desk = in_call["phone"], in_call["desk"]
     assert _ask(phone, "signal", CANDIDATE)["ok"]  # the routes are held from here on
     _signals(desk)
-    time.sleep(0.3)  # the monitor's batched update of the joins above (0.05 s in tests) first
+    monitor_settled(app)  # the monitor's batched update of the joins above goes first
     private_server = not os.environ.get("REDIS_URL")
     if private_server:  # nobody else talks to this server: its own statistics are the proof
         clinic.redis.config_resetstat()
