@@ -87,10 +87,7 @@ CHECKLIST = {
 
 def monitor_settled(app: Any, timeout: float = 5.0) -> None:
     """Wait until the admin monitor's batched update has nothing marked or going out."""
-    import time
+    from tests.waiting import wait_until
 
     updates = app.extensions["room_updates"]
-    deadline = time.monotonic() + timeout
-    while not updates.idle:
-        assert time.monotonic() < deadline, "the monitor's update did not go out"
-        time.sleep(0.01)
+    wait_until(lambda: updates.idle, timeout, "the monitor's update went out", every=0.01)

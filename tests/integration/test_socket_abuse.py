@@ -23,6 +23,7 @@ from telehealth.extensions import socketio
 from telehealth.models import AuditEvent
 from telehealth.sessions import Side, TransitionError
 from tests.consults import CHECK_IN, CHECKLIST, instant_consult, patient_client, staff_client
+from tests.waiting import wait_until
 
 NS = "/consult"
 MONITOR = "/monitor"
@@ -77,11 +78,12 @@ def health_seen(monitor: Any) -> list[dict[str, Any]]:
 def health_until(monitor: Any, wanted: Any, timeout: float = 5.0) -> list[dict[str, Any]]:
     """Call-health entries the monitor is sent until one `wanted` accepts is among them."""
     seen: list[dict[str, Any]] = []
-    deadline = time.monotonic() + timeout
-    while not any(wanted(h) for h in seen):
-        assert time.monotonic() < deadline, f"the monitor never showed it; it saw {seen}"
-        time.sleep(0.01)
-        seen += health_seen(monitor)
+
+    def shown() -> bool:
+        seen.extend(health_seen(monitor))
+        return any(wanted(h) for h in seen)
+
+    wait_until(shown, timeout, "the monitor showed the report", every=0.01)
     return seen
 
 

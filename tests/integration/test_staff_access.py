@@ -14,6 +14,7 @@ from telehealth.extensions import socketio
 from telehealth.models import AuditEvent, StaffUser
 from telehealth.signaling import cut_disabled_staff
 from tests.consults import CHECK_IN, CHECKLIST, instant_consult, patient_client, staff_client
+from tests.waiting import wait_until
 
 ADMIN_PAGES = [
     "/admin",
@@ -193,20 +194,19 @@ def staff_client_fails(app):
 
 
 def _room_update(monitor, consult_id, wanted, timeout=5.0):
-    """The first `rooms_update` state of `consult_id` that `wanted` accepts, within `timeout`
+    """The latest `rooms_update` state of `consult_id` that `wanted` accepts, within `timeout`
     (updates come in one message per MONITOR_UPDATE_SECONDS)."""
-    deadline = time.monotonic() + timeout
     seen = []
-    while time.monotonic() < deadline:
+
+    def shown():
         for event in monitor.get_received("/monitor"):
             if event["name"] == "rooms_update":
                 rooms = event["args"][0]["rooms"]
-                seen += [room for room in rooms if room["consult_id"] == consult_id]
-        found = [room for room in seen if wanted(room)]
-        if found:
-            return found[-1]
-        time.sleep(0.02)
-    raise AssertionError(f"no such update of consult {consult_id}; saw {seen}")
+                seen.extend(room for room in rooms if room["consult_id"] == consult_id)
+        return any(wanted(room) for room in seen)
+
+    wait_until(shown, timeout, f"the monitor showed consult {consult_id} so", every=0.02)
+    return [room for room in seen if wanted(room)][-1]
 
 
 def test_monitor_sees_rooms_change_and_can_end_one(app, demo_clinic):
